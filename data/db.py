@@ -1,0 +1,336 @@
+"""Opening the SQLite database, and reaching it from trio through worker threads.
+
+One database file, two connections: a *writer* and a *reader*. The file is in WAL mode,
+so the reader sees the last committed state while a write transaction is open, and
+readers never block the writer.
+
+Every write runs on the writer connection, one at a time, in one ``BEGIN IMMEDIATE``
+transaction per call. That is datasette's write-thread idea (``datasette/database.py``)
+adapted to trio: instead of a dedicated thread fed by a queue, each call takes the
+writer's own ``trio.CapacityLimiter(1)`` (first come, first served) and runs in a trio
+worker thread. A ``threading.Lock`` per connection keeps the synchronous twins
+(:meth:`Database.write_sync`, :meth:`Database.read_sync`) from overlapping with the
+async ones on the same connection.
+
+Query functions (``data.chat``, ``data.rooms``, ``data.secrets``) take a
+``sqlite_utils.Database`` first and are passed to :meth:`Database.write` or
+:meth:`Database.read`::
+
+    db = open_database("var/watchparty.db")  # at start-up, before trio.run
+    count = await db.read(chat.count_messages, "abc123")
+    # Only positional arguments pass through; keywords go in a lambda or partial.
+    message = await db.write(lambda w: chat.insert_message(w, room_code="abc123", ...))
+
+This is the only module of ``data/`` that imports trio.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar, TypeVarTuple
+
+import sqlite_utils
+import trio
+
+from .errors import StoreError
+from .migrations import apply_migrations
+
+logger = logging.getLogger(__name__)
+
+#: How long a connection waits for another connection's lock before failing with
+#: ``sqlite3.OperationalError: database is locked``, in milliseconds. Only another
+#: process (a CLI run beside the server) can hold the write lock for long.
+BUSY_TIMEOUT_MS = 5000
+
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
+
+
+class Database:
+    """The watchparty database: one serialized writer connection and one reader.
+
+    Create it with :func:`open_database`, never directly. Close it with :meth:`close`
+    (or use it as a context manager in synchronous code).
+
+    The functions passed to :meth:`write`, :meth:`read` and their synchronous twins
+    receive a ``sqlite_utils.Database`` and must return materialised values (lists,
+    dicts), not generators from ``db.query``: the connection serves the next caller as
+    soon as the function returns.
+
+    Attributes:
+        path: The database file.
+    """
+
+    def __init__(
+        self, path: Path, writer: sqlite_utils.Database, reader: sqlite_utils.Database
+    ) -> None:
+        self.path = path
+        self._writer = writer
+        self._reader = reader
+        self._writer_lock = threading.Lock()
+        self._reader_lock = threading.Lock()
+        self._writer_limiter = trio.CapacityLimiter(1)
+        self._reader_limiter = trio.CapacityLimiter(1)
+        self._closed = False
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<Database {str(self.path)!r} {state}>"
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def write(self, fn: Callable[[sqlite_utils.Database, *Ts], T], *args: *Ts) -> T:
+        """Run ``fn(writer_db, *args)`` in a worker thread, in one write transaction.
+
+        Calls are serialized: they wait for the writer's capacity limiter in arrival
+        order, and only one runs at a time.
+
+        Args:
+            fn: The work to do. It must not commit or roll back itself (nested
+                ``db.atomic()`` blocks are fine: they become savepoints).
+            *args: Positional arguments for ``fn`` (wrap keywords in a lambda or
+                ``functools.partial``).
+
+        Returns:
+            Whatever ``fn`` returns, after the transaction committed.
+
+        Raises:
+            StoreError: if the database was closed.
+            Exception: whatever ``fn`` raises, unchanged, after the transaction was
+                rolled back; ``sqlite3.Error`` if ``BEGIN`` or ``COMMIT`` fails (then
+                nothing was written).
+
+        Error handling:
+            Cancelling the caller while it waits for the limiter cancels the call
+            before anything ran. Once ``fn`` started, cancellation waits for the
+            thread to finish (``abandon_on_cancel=False``), so a transaction is
+            always either committed or rolled back, never left half-written.
+        """
+        return await trio.to_thread.run_sync(
+            functools.partial(self._run_write, fn, *args),
+            limiter=self._writer_limiter,
+            abandon_on_cancel=False,
+            thread_name="watchparty db writer",
+        )
+
+    async def read(self, fn: Callable[[sqlite_utils.Database, *Ts], T], *args: *Ts) -> T:
+        """Run ``fn(reader_db, *args)`` in a worker thread on the reader connection.
+
+        ``fn`` sees one consistent snapshot of the last committed state (see
+        :meth:`read_sync`) and may run while a write transaction is open. The reader
+        is ``query_only``: a write through it fails with ``sqlite3.OperationalError``.
+
+        Args:
+            fn: The work to do.
+            *args: Positional arguments for ``fn``.
+
+        Returns:
+            Whatever ``fn`` returns.
+
+        Raises:
+            StoreError: if the database was closed.
+            Exception: whatever ``fn`` raises, unchanged.
+
+        Error handling:
+            As for :meth:`write`: cancellation waits for a started ``fn`` to finish.
+        """
+        return await trio.to_thread.run_sync(
+            functools.partial(self._run_read, fn, *args),
+            limiter=self._reader_limiter,
+            abandon_on_cancel=False,
+            thread_name="watchparty db reader",
+        )
+
+    def write_sync(self, fn: Callable[[sqlite_utils.Database, *Ts], T], *args: *Ts) -> T:
+        """Run ``fn(writer_db, *args)`` in this thread, in one write transaction.
+
+        For start-up and CLI code outside trio, or a worker thread inside it. Blocks
+        while an async :meth:`write` is running.
+
+        Args:
+            fn: As for :meth:`write`.
+            *args: Positional arguments for ``fn``.
+
+        Returns:
+            Whatever ``fn`` returns, after the transaction committed.
+
+        Raises:
+            RuntimeError: if called from a trio task, where it would block the event
+                loop: use ``await write(...)`` there.
+            StoreError: if the database was closed.
+            Exception: whatever ``fn`` raises, unchanged, after the rollback.
+        """
+        _refuse_trio_task("write_sync", "write")
+        return self._run_write(fn, *args)
+
+    def read_sync(self, fn: Callable[[sqlite_utils.Database, *Ts], T], *args: *Ts) -> T:
+        """Run ``fn(reader_db, *args)`` in this thread on the reader connection.
+
+        ``fn`` runs inside a read transaction (``BEGIN`` ... ``ROLLBACK``) so that all
+        its queries see the same committed snapshot, for example a page of messages
+        and their count. A WAL read transaction never blocks the writer.
+
+        Args:
+            fn: As for :meth:`read`.
+            *args: Positional arguments for ``fn``.
+
+        Returns:
+            Whatever ``fn`` returns.
+
+        Raises:
+            RuntimeError: if called from a trio task: use ``await read(...)`` there.
+            StoreError: if the database was closed.
+            Exception: whatever ``fn`` raises, unchanged.
+        """
+        _refuse_trio_task("read_sync", "read")
+        return self._run_read(fn, *args)
+
+    def close(self) -> None:
+        """Close both connections. Idempotent.
+
+        Waits for a call running on either connection to finish. Later calls raise
+        :class:`StoreError`. The writer closes last, so SQLite checkpoints the WAL
+        into the database file and removes it.
+        """
+        was_closed = self._closed
+        # Set before taking the locks, so queued calls fail fast; a call already
+        # holding a lock finishes first. One lock at a time: a read fn that writes
+        # (or the reverse) must not be able to deadlock against close().
+        self._closed = True
+        with self._reader_lock:
+            self._reader.close()  # sqlite3's close() is idempotent
+        with self._writer_lock:
+            self._writer.close()
+        if was_closed:
+            return
+        logger.info("closed database %s", self.path)
+
+    def _run_write(self, fn: Callable[[sqlite_utils.Database, *Ts], T], *args: *Ts) -> T:
+        with self._writer_lock:
+            self._check_open()
+            db = self._writer
+            # IMMEDIATE takes the write lock up front: a deferred transaction that
+            # reads first could fail with SQLITE_BUSY on upgrade (which busy_timeout
+            # does not retry) when another process writes at the same time.
+            db.conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(db, *args)
+                if db.conn.in_transaction:
+                    db.conn.execute("COMMIT")
+            except BaseException:
+                _rollback_quietly(db)
+                raise
+            return result
+
+    def _run_read(self, fn: Callable[[sqlite_utils.Database, *Ts], T], *args: *Ts) -> T:
+        with self._reader_lock:
+            self._check_open()
+            db = self._reader
+            db.conn.execute("BEGIN")
+            try:
+                return fn(db, *args)
+            finally:
+                _rollback_quietly(db)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"expected an open database, got {self.path} closed by close()")
+
+
+def open_database(path: str | os.PathLike[str]) -> Database:
+    """Open (creating if needed) the database file and apply pending migrations.
+
+    Synchronous: call it at start-up before ``trio.run``, or from a worker thread.
+    Creates the parent directory if it is missing. Both connections get
+    ``foreign_keys=ON``, ``synchronous=NORMAL`` and ``busy_timeout`` of
+    :data:`BUSY_TIMEOUT_MS` milliseconds; the file is switched to WAL.
+
+    Args:
+        path: The database file. ``":memory:"`` and ``""`` are not supported: WAL and
+            two connections need a file.
+
+    Returns:
+        The open :class:`Database`.
+
+    Raises:
+        ValueError: if *path* names an in-memory or temporary database.
+        StoreError: if the file cannot use WAL, or a newer watchparty migrated it.
+        sqlite3.Error: if the file is not a SQLite database or a migration fails.
+        OSError: if the parent directory cannot be created.
+
+    Error handling:
+        On any failure every connection opened so far is closed before the error
+        propagates. Run migrations from one process at a time (the server at start-up
+        or the CLI), not from several at once.
+    """
+    if os.fspath(path) in ("", ":memory:"):
+        raise ValueError(
+            f"expected a database file path, got {os.fspath(path)!r}: in-memory "
+            "databases cannot be shared by the writer and reader connections in WAL "
+            "mode, use a file path (a temporary directory in tests)"
+        )
+    db_path = Path(path)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    writer = _connect(db_path, query_only=False)
+    try:
+        (journal_mode,) = writer.conn.execute("PRAGMA journal_mode=WAL").fetchone()
+        if str(journal_mode).lower() != "wal":
+            raise StoreError(f"expected journal_mode 'wal' for {db_path}, got {journal_mode!r}")
+        applied = apply_migrations(writer)
+        reader = _connect(db_path, query_only=True)
+    except BaseException:
+        writer.close()
+        raise
+    logger.info("opened database %s (%d migrations applied now)", db_path, len(applied))
+    return Database(db_path, writer, reader)
+
+
+def _connect(path: Path, *, query_only: bool) -> sqlite_utils.Database:
+    # isolation_level=None: the sqlite3 driver never opens transactions on its own;
+    # Database._run_write issues BEGIN IMMEDIATE/COMMIT and sqlite-utils' atomic()
+    # issues BEGIN or SAVEPOINT, so transactions are exactly what the code says.
+    conn = sqlite3.connect(
+        path,
+        timeout=BUSY_TIMEOUT_MS / 1000,
+        isolation_level=None,
+        check_same_thread=False,
+    )
+    try:
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        if query_only:
+            conn.execute("PRAGMA query_only=ON")
+        # No plugin hooks: connection set-up belongs to this module alone.
+        return sqlite_utils.Database(conn, execute_plugins=False)
+    except BaseException:
+        conn.close()
+        raise
+
+
+def _rollback_quietly(db: sqlite_utils.Database) -> None:
+    # Called while another exception (or a result) is on its way out: a failing
+    # rollback is logged rather than allowed to replace it.
+    try:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        logger.exception("rollback failed")
+
+
+def _refuse_trio_task(name: str, async_name: str) -> None:
+    if trio.lowlevel.in_trio_task():
+        raise RuntimeError(
+            f"expected {name}() outside a trio task, got a call from one, where it would "
+            f"block the event loop: use 'await db.{async_name}(...)' instead"
+        )

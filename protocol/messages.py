@@ -1,0 +1,377 @@
+"""Client-to-server message types of the sync protocol, validated with pydantic.
+
+Every message is a map with a ``type`` field. A client may add an ``id`` (an integer,
+or a string of at most 64 characters) to any request; the server's answer (``ack``,
+``error``, ``time_sync_reply``, ``state``, ``participants``) carries it back as
+``request_id``. Unknown extra fields are ignored, so newer clients can talk to older
+servers. The full reference, with server-to-client messages and examples in both
+encodings, is ``protocol/PROTOCOL.md``.
+
+Units: ``*_s`` fields are seconds, ``*_ms`` fields milliseconds.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+)
+
+from protocol.errors import E_INVALID_MESSAGE, E_UNKNOWN_TYPE, ProtocolError
+
+#: Protocol version spoken by this code. A ``hello`` with another version is refused
+#: with ``unsupported_version`` (close 4005).
+PROTOCOL_VERSION = 1
+
+#: Room codes: letters, digits, ``_`` and ``-``, 3 to 32 characters.
+ROOM_CODE_PATTERN = r"^[A-Za-z0-9_-]{3,32}$"
+
+MAX_POSITION_S = 10_000_000.0  # about 115 days of media
+MIN_RATE = 0.25
+MAX_RATE = 4.0
+MAX_TEXT_CHARS = 10_000  # absolute cap; the configured chat limit is usually lower
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+Finite = Annotated[float, AfterValidator(_finite)]
+PositionS = Annotated[float, Field(ge=0.0, le=MAX_POSITION_S), AfterValidator(_finite)]
+Rate = Annotated[float, Field(ge=MIN_RATE, le=MAX_RATE), AfterValidator(_finite)]
+RequestId = int | Annotated[str, Field(max_length=64)]
+RoomCode = Annotated[str, Field(pattern=ROOM_CODE_PATTERN)]
+DisplayName = Annotated[str, Field(min_length=1, max_length=40)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+
+class Media(_Model):
+    """What a room plays.
+
+    Attributes:
+        url: Absolute http(s) URL or a path on the web app (``/media/...``), at most
+            2048 characters.
+        title: Shown to participants, at most 200 characters.
+        duration_s: Length in seconds, when known; positions never pass it.
+    """
+
+    url: Annotated[str, Field(min_length=1, max_length=2048)]
+    title: Annotated[str, Field(max_length=200)] = ""
+    duration_s: Annotated[float, Field(ge=0.0, le=MAX_POSITION_S)] | None = None
+
+
+class RoomSettingsPatch(_Model):
+    """Room settings a host may change; absent fields stay as they are.
+
+    Attributes:
+        control: Who may control playback: ``host`` (the host only), ``cohosts``
+            (host and co-hosts) or ``everyone``.
+        chat_enabled: Whether chat messages are accepted.
+        wait_for_everyone: Whether play waits (at most ``ready_timeout_s``) until every
+            connected participant reports ready.
+        allow_guests: Whether guests (no account) may join.
+    """
+
+    control: Literal["host", "cohosts", "everyone"] | None = None
+    chat_enabled: bool | None = None
+    wait_for_everyone: bool | None = None
+    allow_guests: bool | None = None
+
+
+class Resume(_Model):
+    session: Annotated[str, Field(min_length=1, max_length=4096)]
+    last_seq: Annotated[int, Field(ge=0)]
+
+
+class CreateRoom(_Model):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    settings: RoomSettingsPatch = RoomSettingsPatch()
+    media: Media | None = None
+
+
+class Hello(_Model):
+    type: Literal["hello"]
+    id: RequestId | None = None
+    protocol: int
+    room: RoomCode
+    token: Annotated[str, Field(max_length=4096)] | None = None
+    display_name: DisplayName | None = None
+    resume: Resume | None = None
+    create: CreateRoom | None = None
+    client: Annotated[str, Field(max_length=100)] | None = None
+
+
+class Leave(_Model):
+    type: Literal["leave"]
+    id: RequestId | None = None
+
+
+class TimeSync(_Model):
+    type: Literal["time_sync"]
+    id: RequestId | None = None
+    client_send_ms: Finite
+    rtt_ms: Annotated[float, Field(ge=0.0)] | None = None
+    offset_ms: Finite | None = None
+
+
+class Ping(_Model):
+    type: Literal["ping"]
+    id: RequestId | None = None
+    nonce: int | Annotated[str, Field(max_length=64)] | None = None
+
+
+class Pong(_Model):
+    type: Literal["pong"]
+    id: RequestId | None = None
+    nonce: int | Annotated[str, Field(max_length=64)]
+
+
+class Play(_Model):
+    type: Literal["play"]
+    id: RequestId | None = None
+    position_s: PositionS | None = None
+
+
+class Pause(_Model):
+    type: Literal["pause"]
+    id: RequestId | None = None
+
+
+class Seek(_Model):
+    type: Literal["seek"]
+    id: RequestId | None = None
+    position_s: PositionS
+
+
+class SetRate(_Model):
+    type: Literal["set_rate"]
+    id: RequestId | None = None
+    rate: Rate
+
+
+class ChangeMedia(_Model):
+    type: Literal["change_media"]
+    id: RequestId | None = None
+    media: Media
+
+
+class PositionReport(_Model):
+    type: Literal["position_report"]
+    id: RequestId | None = None
+    position_s: PositionS
+    server_time_ms: Finite
+    paused: bool | None = None
+
+
+class BufferState(_Model):
+    type: Literal["buffer_state"]
+    id: RequestId | None = None
+    buffering: bool
+
+
+class ChatSend(_Model):
+    type: Literal["chat_send"]
+    id: RequestId | None = None
+    text: Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
+
+
+class ChatEdit(_Model):
+    type: Literal["chat_edit"]
+    id: RequestId | None = None
+    message_id: Annotated[int, Field(ge=1)]
+    text: Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
+
+
+class ChatDelete(_Model):
+    type: Literal["chat_delete"]
+    id: RequestId | None = None
+    message_id: Annotated[int, Field(ge=1)]
+
+
+class Typing(_Model):
+    type: Literal["typing"]
+    id: RequestId | None = None
+    typing: bool
+
+
+class Reaction(_Model):
+    type: Literal["reaction"]
+    id: RequestId | None = None
+    emoji: Annotated[str, Field(min_length=1, max_length=16)]
+
+
+class UpdateSettings(_Model):
+    type: Literal["update_settings"]
+    id: RequestId | None = None
+    settings: RoomSettingsPatch
+
+
+class SetRole(_Model):
+    type: Literal["set_role"]
+    id: RequestId | None = None
+    participant_id: Annotated[str, Field(min_length=1, max_length=64)]
+    role: Literal["host", "cohost", "viewer"]
+
+
+class Kick(_Model):
+    type: Literal["kick"]
+    id: RequestId | None = None
+    participant_id: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class GetState(_Model):
+    type: Literal["get_state"]
+    id: RequestId | None = None
+
+
+class GetParticipants(_Model):
+    type: Literal["get_participants"]
+    id: RequestId | None = None
+
+
+ClientMessage = Annotated[
+    Hello
+    | Leave
+    | TimeSync
+    | Ping
+    | Pong
+    | Play
+    | Pause
+    | Seek
+    | SetRate
+    | ChangeMedia
+    | PositionReport
+    | BufferState
+    | ChatSend
+    | ChatEdit
+    | ChatDelete
+    | Typing
+    | Reaction
+    | UpdateSettings
+    | SetRole
+    | Kick
+    | GetState
+    | GetParticipants,
+    Field(discriminator="type"),
+]
+
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(ClientMessage)
+
+#: Every client-to-server message type, by name.
+CLIENT_TYPES: dict[str, type[_Model]] = {
+    cls.model_fields["type"].annotation.__args__[0]: cls  # type: ignore[union-attr]
+    for cls in (
+        Hello,
+        Leave,
+        TimeSync,
+        Ping,
+        Pong,
+        Play,
+        Pause,
+        Seek,
+        SetRate,
+        ChangeMedia,
+        PositionReport,
+        BufferState,
+        ChatSend,
+        ChatEdit,
+        ChatDelete,
+        Typing,
+        Reaction,
+        UpdateSettings,
+        SetRole,
+        Kick,
+        GetState,
+        GetParticipants,
+    )
+}
+
+#: Server-to-client message types (documented in protocol/PROTOCOL.md).
+SERVER_TYPES = (
+    "welcome",
+    "ack",
+    "error",
+    "time_sync_reply",
+    "ping",
+    "pong",
+    "state",
+    "participants",
+    "participant_joined",
+    "participant_left",
+    "participant_updated",
+    "host_changed",
+    "playback",
+    "chat_message",
+    "chat_edited",
+    "chat_deleted",
+    "settings_changed",
+    "typing",
+    "reaction",
+    "participant_stats",
+    "drift_correction",
+)
+
+
+def request_id_of(raw: Any) -> int | str | None:
+    """The ``id`` of a decoded message if it is a valid request id, else ``None``.
+
+    Used to answer even a message that fails validation with the id it carried.
+    """
+    if isinstance(raw, dict):
+        rid = raw.get("id")
+        if isinstance(rid, bool):
+            return None
+        if isinstance(rid, int) or (isinstance(rid, str) and len(rid) <= 64):
+            return rid
+    return None
+
+
+def parse_client_message(raw: Any) -> Any:
+    """Validate a decoded frame as a client-to-server message.
+
+    Args:
+        raw: What the codec decoded (normally a dict).
+
+    Returns:
+        The typed message (one of the classes in :data:`CLIENT_TYPES`).
+
+    Raises:
+        ProtocolError: ``unknown_type`` when ``type`` is missing or not a client type;
+            ``invalid_message`` with ``details`` (a list of ``{"field", "error"}``)
+            when a field is missing, of the wrong type or out of range.
+    """
+    if not isinstance(raw, dict):
+        raise ProtocolError(
+            E_INVALID_MESSAGE, f"a message must be a map, got {type(raw).__name__}"
+        )
+    kind = raw.get("type")
+    if not isinstance(kind, str) or kind not in CLIENT_TYPES:
+        shown = repr(kind)[:40]
+        raise ProtocolError(
+            E_UNKNOWN_TYPE,
+            f"unknown message type {shown}; expected one of: {', '.join(CLIENT_TYPES)}",
+        )
+    try:
+        return _ADAPTER.validate_python(raw)
+    except ValidationError as exc:
+        details = [
+            {
+                "field": ".".join(str(p) for p in err["loc"][1:]) or "type",
+                "error": err["msg"],
+            }
+            for err in exc.errors(include_url=False)
+        ]
+        summary = "; ".join(f"{d['field']}: {d['error']}" for d in details[:5])
+        raise ProtocolError(E_INVALID_MESSAGE, f"invalid {kind}: {summary}", details) from None

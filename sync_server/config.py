@@ -1,0 +1,232 @@
+"""Settings: one typed table, loaded from a TOML file, ``WATCHPARTY_*`` environment
+variables and command-line flags (later sources override earlier ones; a flag only
+when given).
+
+An unknown key or a value of the wrong type is a :class:`ConfigError` that names the
+key and its source. Every setting is documented in ``docs/settings.md`` (a test keeps
+the two in step).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from protocol.errors import WatchpartyError
+
+ENV_PREFIX = "WATCHPARTY_"
+
+
+class ConfigError(WatchpartyError):
+    """A setting is unknown or has a value of the wrong type or range."""
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One row of the settings table.
+
+    Attributes:
+        name: Key in TOML, ``--name-with-dashes`` as a flag, ``WATCHPARTY_NAME`` in
+            the environment.
+        default: Default value; its type is the setting's type.
+        unit: Unit of the value (``s``, ``ms``, ``bytes``, ...) or ``""``.
+        help: One line for ``--help`` and the docs.
+        minimum: Smallest allowed value for numbers, or ``None``.
+    """
+
+    name: str
+    default: Any
+    unit: str
+    help: str
+    minimum: float | None = None
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("host", "127.0.0.1", "", "Address the sync socket listens on (0.0.0.0 for all)."),
+    Setting("port", 8765, "", "TCP port of the sync socket (0 picks a free port).", 0),
+    Setting("db", "watchparty.db", "", "SQLite database file (created if missing)."),
+    Setting(
+        "secret_key",
+        "",
+        "",
+        "HS256 key for tokens, at least 32 bytes; empty: generated once and kept in the database.",
+    ),
+    Setting("log_level", "INFO", "", "Log level: DEBUG, INFO, WARNING or ERROR."),
+    Setting("log_format", "text", "", "Log format: text or json (one JSON object a line)."),
+    Setting("demo", True, "", "Create the guest-friendly demo room 'demo' at start if missing."),
+    Setting("allow_guests", True, "", "Admit guests (display name, no account) where rooms allow."),
+    Setting("guest_rooms", True, "", "Let guests create rooms with hello.create."),
+    Setting("max_frame_bytes", 65_536, "bytes", "Largest message a client may send; over it: close 1009.", 256),
+    Setting("max_chat_chars", 2_000, "chars", "Longest chat message.", 1),
+    Setting("rate_limit_per_s", 20.0, "msgs/s", "Sustained messages per second per connection.", 0.1),
+    Setting("rate_limit_burst", 40, "msgs", "Messages a connection may send in a burst.", 1),
+    Setting("time_sync_per_s", 20.0, "msgs/s", "Sustained time_sync requests per second per connection.", 0.1),
+    Setting("time_sync_burst", 80, "msgs", "time_sync requests a connection may send in a burst.", 1),
+    Setting("max_participants_per_room", 500, "", "Participants in one room at once.", 1),
+    Setting("max_rooms", 1_000, "", "Live rooms on the server.", 1),
+    Setting("max_connections", 10_000, "", "Open sync connections on the server.", 1),
+    Setting("send_queue_max", 256, "msgs", "Messages queued for one slow client before it is closed (4009).", 4),
+    Setting("slow_close_timeout_s", 5.0, "s", "How long a too-slow client gets to take its close frame.", 0.1),
+    Setting("hello_timeout_s", 10.0, "s", "Time a new connection has to send a valid hello (close 4010).", 0.1),
+    Setting("heartbeat_interval_s", 10.0, "s", "Interval of the server's pings (RTT measurement and liveness).", 0.05),
+    Setting("heartbeat_timeout_s", 30.0, "s", "Close a connection silent this long (4008).", 0.1),
+    Setting("reconnect_grace_s", 20.0, "s", "How long a dropped participant keeps its place and role.", 0.0),
+    Setting("ready_timeout_s", 10.0, "s", "Longest wait-for-everyone hold before playing on.", 0.0),
+    Setting("snapshot_interval_s", 5.0, "s", "How often changed rooms are written to the database.", 0.05),
+    Setting("stats_interval_s", 5.0, "s", "How often participants' drift and RTT are broadcast.", 0.05),
+    Setting("chat_history", 50, "msgs", "Chat messages sent to a joiner.", 0),
+    Setting("resume_buffer", 512, "events", "Room events kept for reconnects to resume from.", 1),
+    Setting("min_lead_ms", 50.0, "ms", "Smallest lead of a scheduled play or seek.", 0.0),
+    Setting("max_lead_ms", 1_000.0, "ms", "Largest lead of a scheduled play or seek.", 0.0),
+    Setting("drift_threshold_ms", 40.0, "ms", "Drift beyond which a participant is told to correct.", 0.0),
+    Setting("drift_seek_ms", 1_000.0, "ms", "Drift beyond which the correction is a seek, not a rate nudge.", 0.0),
+    Setting("correction_cooldown_s", 2.0, "s", "Least time between two corrections sent to one participant.", 0.0),
+    Setting("session_ttl_s", 86_400.0, "s", "Lifetime of a participant's resume session token.", 1.0),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Loaded settings; see :data:`SETTINGS` for each field's meaning and unit."""
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    db: str = "watchparty.db"
+    secret_key: str = ""
+    log_level: str = "INFO"
+    log_format: str = "text"
+    demo: bool = True
+    allow_guests: bool = True
+    guest_rooms: bool = True
+    max_frame_bytes: int = 65_536
+    max_chat_chars: int = 2_000
+    rate_limit_per_s: float = 20.0
+    rate_limit_burst: int = 40
+    time_sync_per_s: float = 20.0
+    time_sync_burst: int = 80
+    max_participants_per_room: int = 500
+    max_rooms: int = 1_000
+    max_connections: int = 10_000
+    send_queue_max: int = 256
+    slow_close_timeout_s: float = 5.0
+    hello_timeout_s: float = 10.0
+    heartbeat_interval_s: float = 10.0
+    heartbeat_timeout_s: float = 30.0
+    reconnect_grace_s: float = 20.0
+    ready_timeout_s: float = 10.0
+    snapshot_interval_s: float = 5.0
+    stats_interval_s: float = 5.0
+    chat_history: int = 50
+    resume_buffer: int = 512
+    min_lead_ms: float = 50.0
+    max_lead_ms: float = 1_000.0
+    drift_threshold_ms: float = 40.0
+    drift_seek_ms: float = 1_000.0
+    correction_cooldown_s: float = 2.0
+    session_ttl_s: float = 86_400.0
+
+    def with_changes(self, **changes: Any) -> Config:
+        """A copy with *changes* validated and applied.
+
+        Raises:
+            ConfigError: for an unknown name or a bad value.
+        """
+        return replace(self, **{k: _coerce(k, v, "argument") for k, v in changes.items()})
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    setting = _BY_NAME.get(name)
+    if setting is None:
+        raise ConfigError(f"unknown setting {name!r} in {source}; known: {', '.join(_BY_NAME)}")
+    kind = type(setting.default)
+    if isinstance(value, str) and kind is not str:
+        value = _parse_str(name, value, kind, source)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise ConfigError(
+            f"setting {name!r} in {source} must be {kind.__name__}, got {type(value).__name__} "
+            f"{value!r}"
+        )
+    if setting.minimum is not None and value < setting.minimum:
+        raise ConfigError(f"setting {name!r} in {source} must be >= {setting.minimum}, got {value}")
+    if name == "log_level" and value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"setting 'log_level' in {source} must be DEBUG, INFO, WARNING or ERROR")
+    if name == "log_format" and value not in ("text", "json"):
+        raise ConfigError(f"setting 'log_format' in {source} must be text or json, got {value!r}")
+    if name == "secret_key" and value and len(value.encode()) < 32:
+        raise ConfigError(f"setting 'secret_key' in {source} must be at least 32 bytes")
+    return value
+
+
+def _parse_str(name: str, raw: str, kind: type, source: str) -> Any:
+    try:
+        if kind is bool:
+            lowered = raw.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        return kind(raw)
+    except ValueError:
+        raise ConfigError(
+            f"setting {name!r} in {source} must be {kind.__name__}, got {raw!r}"
+        ) from None
+
+
+def load_config(
+    *,
+    toml_path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Build the configuration: defaults, then the TOML file, then the environment,
+    then *overrides* (the command-line flags that were given).
+
+    The TOML file holds top-level keys named as in :data:`SETTINGS`
+    (``port = 9000``), optionally under a ``[watchparty]`` table.
+
+    Raises:
+        ConfigError: for an unreadable file, an unknown key or a bad value, naming
+            the key and where it came from.
+    """
+    values: dict[str, Any] = {}
+    if toml_path is not None:
+        try:
+            with open(toml_path, "rb") as fh:
+                data = tomllib.load(fh)
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {toml_path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {toml_path} is not valid TOML: {exc}") from None
+        if isinstance(data.get("watchparty"), dict):
+            data = data["watchparty"]
+        for key, value in data.items():
+            values[key] = _coerce(key, value, f"config file {toml_path}")
+    env = os.environ if environ is None else environ
+    for key, raw in env.items():
+        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
+            continue
+        name = key[len(ENV_PREFIX) :].lower()
+        values[name] = _coerce(name, raw, f"environment variable {key}")
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = _coerce(key, value, f"--{key.replace('_', '-')}")
+    return Config(**values)
+
+
+def config_fields() -> list[str]:
+    """Names of every field of :class:`Config` (kept equal to :data:`SETTINGS`)."""
+    return [f.name for f in fields(Config)]
+
+
+def resolve_db_path(config: Config) -> Path:
+    """The database path of *config*, made absolute."""
+    return Path(config.db).expanduser().resolve()

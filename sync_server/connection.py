@@ -1,0 +1,751 @@
+"""One sync-socket connection: handshake, hello, the message loop and closing.
+
+Each connection runs two tasks: a reader that decodes, validates and applies what
+the client sends, and a writer that drains the connection's bounded
+:class:`sync_server.outbox.Outbox`. Broadcasts only append to outboxes, so a client
+that stops reading delays nobody; when its outbox overflows it is closed with 4009.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import logging
+import time
+from typing import Any
+
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest
+
+from data import NotFoundError
+from data import chat as chat_store
+from protocol import messages as m
+from protocol.clock import correction_for
+from protocol.codec import (
+    EncodedMessage,
+    choose_subprotocol,
+    decode,
+    encode,
+    encoding_for_subprotocol,
+    encoding_of_frame,
+)
+from protocol.errors import (
+    CLOSE_AUTH_FAILED,
+    CLOSE_FORBIDDEN,
+    CLOSE_GOING_AWAY,
+    CLOSE_HELLO_TIMEOUT,
+    CLOSE_INTERNAL_ERROR,
+    CLOSE_KICKED,
+    CLOSE_NORMAL,
+    CLOSE_REPLACED,
+    CLOSE_ROOM_FULL,
+    CLOSE_ROOM_NOT_FOUND,
+    CLOSE_SERVER_FULL,
+    CLOSE_TOO_SLOW,
+    CLOSE_UNSUPPORTED_VERSION,
+    E_ALREADY_JOINED,
+    E_AUTH_FAILED,
+    E_FORBIDDEN,
+    E_GUESTS_NOT_ALLOWED,
+    E_HELLO_TIMEOUT,
+    E_INTERNAL,
+    E_INVALID_MESSAGE,
+    E_NOT_FOUND,
+    E_NOT_JOINED,
+    E_RATE_LIMITED,
+    E_ROOM_FULL,
+    E_ROOM_NOT_FOUND,
+    E_SERVER_FULL,
+    E_UNSUPPORTED_VERSION,
+    CloseConnection,
+    ProtocolError,
+    close_reason,
+)
+from protocol.room import Participant
+from protocol.tokens import (
+    TYP_ACCESS,
+    TYP_SESSION,
+    TokenError,
+    identity_from_access,
+    issue_token,
+    verify_token,
+)
+from sync_server.outbox import Item, Outbox, OutboxOverflow, TokenBucket
+from sync_server.server import LiveRoom, SyncServer, chat_message_public
+
+logger = logging.getLogger(__name__)
+
+_ids = itertools.count(1)
+
+#: WebSocket paths the sync socket answers on; others get HTTP 404.
+PATHS = ("/", "/ws", "/ws/", "/sync", "/sync/")
+
+#: Messages that need no joined room.
+_PRE_JOIN = {"hello", "time_sync", "ping", "pong"}
+#: Messages limited by the time-sync bucket instead of the general one.
+_SYNC_BUCKET = {"time_sync", "pong"}
+
+
+class Connection:
+    """State of one accepted connection.
+
+    Attributes:
+        id: Connection number, for logs.
+        encoding: ``msgpack`` or ``json``; ``None`` until the first frame when no
+            subprotocol was negotiated.
+        live: The joined room, or ``None``.
+        pid: The participant id once joined.
+        last_received_s: Monotonic time of the last message, seconds.
+    """
+
+    def __init__(self, server: SyncServer, ws: WebSocketConnection, encoding: str | None) -> None:
+        config = server.config
+        now_s = time.monotonic()
+        self.id = next(_ids)
+        self.server = server
+        self.ws = ws
+        self.encoding = encoding
+        self.fixed_encoding = encoding is not None
+        self.live: LiveRoom | None = None
+        self.pid: str | None = None
+        self.last_received_s = now_s
+        self.outbox = Outbox(config.send_queue_max)
+        self.bucket = TokenBucket(config.rate_limit_per_s, config.rate_limit_burst, now_s)
+        self.sync_bucket = TokenBucket(config.time_sync_per_s, config.time_sync_burst, now_s)
+        self.closing = trio.Event()
+        self.close_code: int | None = None
+        self.close_message = ""
+        self._ping_nonce = 0
+        self._ping_sent_ms: dict[int, float] = {}
+        self._last_correction_s = 0.0
+        self._left = False
+
+    def __repr__(self) -> str:
+        where = f" {self.live.code}/{self.pid}" if self.live else ""
+        return f"<conn {self.id}{where}>"
+
+    # --- sending --------------------------------------------------------------------
+    def send(self, item: Item, coalesce_key: str | None = None) -> None:
+        """Queue a message without waiting; an overflow closes the connection (4009)."""
+        try:
+            self.outbox.put_nowait(item, coalesce_key)
+        except OutboxOverflow:
+            self.server.counters["closed_too_slow"] += 1
+            logger.warning("%r too slow: send queue overflowed, closing 4009", self)
+            self.fail(CLOSE_TOO_SLOW, "client too slow: send queue overflowed")
+
+    def send_message(self, message: dict[str, Any]) -> None:
+        self.send(EncodedMessage(message))
+
+    def send_error(self, exc: ProtocolError, request_id: Any) -> None:
+        self.server.counters["errors_sent"] += 1
+        body: dict[str, Any] = {
+            "type": "error",
+            "code": exc.code,
+            "message": exc.message,
+            "request_id": request_id,
+        }
+        if exc.details is not None:
+            body["details"] = exc.details
+        self.send_message(body)
+
+    def ack(self, request_id: Any, **fields: Any) -> None:
+        if request_id is not None:
+            self.send_message({"type": "ack", "request_id": request_id, **fields})
+
+    def send_ping(self) -> None:
+        self._ping_nonce += 1
+        now = self.server.now_ms()
+        self._ping_sent_ms[self._ping_nonce] = now
+        if len(self._ping_sent_ms) > 4:
+            self._ping_sent_ms.pop(next(iter(self._ping_sent_ms)))
+        self.send_message({"type": "ping", "nonce": self._ping_nonce, "server_time_ms": now})
+
+    def fail(self, close_code: int, message: str) -> None:
+        """Close this connection soon with *close_code*; stops receiving at once."""
+        if self.close_code is None:
+            self.close_code = close_code
+            self.close_message = message
+        self.detach()
+        self.closing.set()
+
+    def detach(self, *, leave: bool = False) -> None:
+        """Take the participant out of its room's fan-out (disconnect, or leave)."""
+        live, pid = self.live, self.pid
+        if live is None or pid is None:
+            return
+        self.live = None
+        if live.members.get(pid) is self:
+            del live.members[pid]
+            now = self.server.now_ms()
+            if leave:
+                events = live.room.leave(pid, now_ms=now, reason="left")
+            else:
+                events = live.room.disconnect(pid, now_ms=now)
+            live.broadcast(events)
+
+    # --- tasks --------------------------------------------------------------------------
+    async def writer(self) -> None:
+        while True:
+            try:
+                item = await self.outbox.get()
+            except trio.EndOfChannel:
+                return
+            if isinstance(item, EncodedMessage):
+                assert self.encoding is not None
+                data = item.get(self.encoding)
+            else:
+                data = encode(item(), self.encoding or "json")
+            try:
+                await self.ws.send_message(data)
+            except ConnectionClosed:
+                self.closing.set()
+                return
+
+    async def reader(self) -> None:
+        while True:
+            try:
+                frame = await self.ws.get_message()
+            except ConnectionClosed:
+                self.closing.set()
+                return
+            received_ms = self.server.now_ms()
+            self.last_received_s = time.monotonic()
+            self.server.counters["messages_in"] += 1
+            await self.handle_frame(frame, received_ms)
+            if self.closing.is_set():
+                return
+
+    # --- dispatch ---------------------------------------------------------------------
+    async def handle_frame(self, frame: bytes | str, received_ms: float) -> None:
+        """Decode, validate, rate-limit and apply one frame; answer errors in band."""
+        if self.encoding is None or not self.fixed_encoding and self.live is None:
+            self.encoding = encoding_of_frame(frame)
+        raw: Any = None
+        try:
+            raw = decode(frame, self.encoding if self.fixed_encoding else encoding_of_frame(frame))
+            kind = raw.get("type") if isinstance(raw, dict) else None
+            bucket = self.sync_bucket if kind in _SYNC_BUCKET else self.bucket
+            wait_ms = bucket.take(time.monotonic())
+            if wait_ms > 0:
+                raise ProtocolError(
+                    E_RATE_LIMITED,
+                    f"more than {bucket.rate_per_s:g} messages per second; slow down",
+                    {"retry_after_ms": round(wait_ms)},
+                )
+            msg = m.parse_client_message(raw)
+            await self.apply(msg, received_ms)
+        except ProtocolError as exc:
+            self.send_error(exc, m.request_id_of(raw))
+        except CloseConnection as exc:
+            self.send_error(ProtocolError(exc.error_code, exc.message), m.request_id_of(raw))
+            self.fail(exc.close_code, exc.message)
+
+    async def apply(self, msg: Any, received_ms: float) -> None:
+        kind = msg.type
+        if kind == "time_sync":
+            self._time_sync(msg, received_ms)
+            return
+        if kind == "ping":
+            self.send_message(
+                {"type": "pong", "nonce": msg.nonce, "request_id": msg.id, "server_time_ms": received_ms}
+            )
+            return
+        if kind == "pong":
+            self._pong(msg, received_ms)
+            return
+        if kind == "hello":
+            if self.live is not None or self._left:
+                raise ProtocolError(E_ALREADY_JOINED, "this connection has already joined a room")
+            await self.hello(msg)
+            return
+        live, pid = self.live, self.pid
+        if live is None or pid is None:
+            raise ProtocolError(E_NOT_JOINED, f"send hello before {kind}")
+        handler = _HANDLERS[kind]
+        await handler(self, live, pid, msg)
+
+    # --- pre-join messages -------------------------------------------------------------
+    def _time_sync(self, msg: m.TimeSync, received_ms: float) -> None:
+        server = self.server
+
+        def reply() -> dict[str, Any]:
+            # Built by the writer just before the frame goes out, so server_send_ms
+            # is as late as it can be (RFC 5905: t2 is the transmit timestamp).
+            return {
+                "type": "time_sync_reply",
+                "request_id": msg.id,
+                "client_send_ms": msg.client_send_ms,
+                "server_recv_ms": received_ms,
+                "server_send_ms": server.now_ms(),
+            }
+
+        self.send(reply)
+        if self.live is not None and self.pid is not None:
+            p = self.live.room.participants.get(self.pid)
+            if p is not None:
+                if msg.offset_ms is not None:
+                    p.offset_ms = round(msg.offset_ms, 2)
+                if msg.rtt_ms is not None and p.rtt_ms is None:
+                    p.rtt_ms = round(msg.rtt_ms, 2)
+
+    def _pong(self, msg: m.Pong, received_ms: float) -> None:
+        sent = self._ping_sent_ms.pop(msg.nonce, None) if isinstance(msg.nonce, int) else None
+        if sent is not None and self.live is not None and self.pid is not None:
+            self.live.room.record_rtt(self.pid, max(0.0, received_ms - sent))
+
+    # --- hello ------------------------------------------------------------------------------
+    async def hello(self, msg: m.Hello) -> None:
+        server, config = self.server, self.server.config
+        now = server.now_ms()
+        if msg.protocol != m.PROTOCOL_VERSION:
+            raise CloseConnection(
+                CLOSE_UNSUPPORTED_VERSION,
+                E_UNSUPPORTED_VERSION,
+                f"protocol version {msg.protocol} is not supported; this server speaks "
+                f"{m.PROTOCOL_VERSION}",
+            )
+        user_id: str | None = None
+        name: str | None = msg.display_name
+        guest = True
+        resume_pid: str | None = None
+        now_s = now / 1000.0
+        try:
+            if msg.resume is not None:
+                claims = verify_token(server.secret, msg.resume.session, typ=TYP_SESSION, now_s=now_s)
+                if claims.get("room") != msg.room or not isinstance(claims.get("pid"), str):
+                    raise TokenError("invalid token: the session is for another room")
+                resume_pid = claims["pid"]
+                name = str(claims.get("name") or name or "guest")
+                guest = bool(claims.get("guest", True))
+                sub = str(claims["sub"])
+                user_id = None if sub.startswith("guest:") else sub
+            elif msg.token is not None:
+                ident = identity_from_access(
+                    verify_token(server.secret, msg.token, typ=TYP_ACCESS, now_s=now_s)
+                )
+                user_id, guest = ident.user_id, ident.guest
+                name = msg.display_name or ident.name
+        except TokenError as exc:
+            raise CloseConnection(CLOSE_AUTH_FAILED, E_AUTH_FAILED, str(exc)) from None
+        if name is None:
+            raise ProtocolError(
+                E_INVALID_MESSAGE, "hello needs a token, a resume session or a display_name"
+            )
+        if guest and user_id is None and not config.allow_guests and resume_pid is None:
+            raise CloseConnection(
+                CLOSE_FORBIDDEN, E_GUESTS_NOT_ALLOWED, "this server does not admit guests; sign in"
+            )
+        if len(server.connections) > config.max_connections:
+            raise CloseConnection(
+                CLOSE_SERVER_FULL, E_SERVER_FULL, f"the server has {config.max_connections} connections"
+            )
+        live = server.rooms.get(msg.room)
+        if live is None:
+            if msg.create is None:
+                raise CloseConnection(
+                    CLOSE_ROOM_NOT_FOUND, E_ROOM_NOT_FOUND, f"no room has code {msg.room!r}"
+                )
+            if user_id is None and not config.guest_rooms:
+                raise CloseConnection(
+                    CLOSE_FORBIDDEN, E_FORBIDDEN, "guests may not create rooms on this server; sign in"
+                )
+            try:
+                live = await server.create_room(
+                    msg.room,
+                    msg.create.name,
+                    settings=msg.create.settings.model_dump(),
+                    media=msg.create.media.model_dump() if msg.create.media else None,
+                    owner_user_id=user_id,
+                )
+            except ProtocolError as exc:
+                if exc.code == E_SERVER_FULL:
+                    raise CloseConnection(CLOSE_SERVER_FULL, exc.code, exc.message) from None
+                raise
+        room = live.room
+        if guest and user_id is None and not room.settings.allow_guests and resume_pid is None:
+            raise CloseConnection(
+                CLOSE_FORBIDDEN, E_GUESTS_NOT_ALLOWED, f"room {room.code} does not admit guests; sign in"
+            )
+        now = server.now_ms()
+        resumed = False
+        events: list[dict[str, Any]]
+        if resume_pid is not None and resume_pid in room.participants:
+            old = live.members.get(resume_pid)
+            if old is not None and old is not self:
+                old.fail(CLOSE_REPLACED, "replaced by a newer connection")
+            events = room.reconnect(resume_pid, now_ms=now)
+            participant = room.participants[resume_pid]
+            resumed = True
+        else:
+            pid = resume_pid or _new_pid(room.participants)
+            try:
+                participant, events = room.join(pid, name=name, user_id=user_id, guest=guest, now_ms=now)
+            except ProtocolError as exc:
+                if exc.code == E_ROOM_FULL:
+                    raise CloseConnection(CLOSE_ROOM_FULL, exc.code, exc.message) from None
+                raise
+        self.live, self.pid = live, participant.id
+        live.members[participant.id] = self
+        self.server.connections.add(self)
+        missed: list[dict[str, Any]] | None = None
+        if msg.resume is not None:
+            missed = room.events_since(msg.resume.last_seq)
+        welcome = self._welcome(participant, msg, resumed, missed)
+        self.send_message(welcome)
+        live.broadcast(events, exclude=self)
+        self.send_ping()
+        logger.info(
+            "%r %s %s (%s, %s)",
+            self,
+            "resumed" if resumed else "joined",
+            room.code,
+            participant.name,
+            participant.role,
+        )
+
+    def _welcome(
+        self,
+        participant: Participant,
+        msg: m.Hello,
+        resumed: bool,
+        missed: list[dict[str, Any]] | None,
+    ) -> dict[str, Any]:
+        server, config = self.server, self.server.config
+        assert self.live is not None
+        room = self.live.room
+        session = issue_token(
+            server.secret,
+            {
+                "sub": participant.user_id or f"guest:{participant.id}",
+                "room": room.code,
+                "pid": participant.id,
+                "name": participant.name,
+                "guest": participant.guest,
+            },
+            typ=TYP_SESSION,
+            now_s=server.now_ms() / 1000.0,
+            ttl_s=config.session_ttl_s,
+        )
+        state = room.state()
+        if msg.resume is None:
+            replay = None
+        elif missed is None:
+            replay = "full"
+        else:
+            replay = "events"
+        return {
+            "type": "welcome",
+            "request_id": msg.id,
+            "protocol": m.PROTOCOL_VERSION,
+            "server_time_ms": server.now_ms(),
+            "participant": participant.public(),
+            "session": session,
+            "resumed": resumed,
+            "replay": replay,
+            "missed": missed or [],
+            "chat": room.chat_history(),
+            **state,
+            "limits": {
+                "max_frame_bytes": config.max_frame_bytes,
+                "max_chat_chars": config.max_chat_chars,
+                "rate_limit_per_s": config.rate_limit_per_s,
+                "rate_limit_burst": config.rate_limit_burst,
+                "heartbeat_interval_s": config.heartbeat_interval_s,
+                "heartbeat_timeout_s": config.heartbeat_timeout_s,
+                "reconnect_grace_s": config.reconnect_grace_s,
+            },
+        }
+
+    # --- joined messages -----------------------------------------------------------------
+    async def on_leave(self, live: LiveRoom, pid: str, msg: m.Leave) -> None:
+        self.ack(msg.id)
+        self._left = True
+        self.detach(leave=True)
+        self.fail(CLOSE_NORMAL, "left the room")
+
+    async def on_playback(self, live: LiveRoom, pid: str, msg: Any) -> None:
+        room, now = live.room, self.server.now_ms()
+        if msg.type == "play":
+            events = room.play(pid, position_s=msg.position_s, now_ms=now)
+        elif msg.type == "pause":
+            events = room.pause(pid, now_ms=now)
+        elif msg.type == "seek":
+            events = room.seek(pid, position_s=msg.position_s, now_ms=now)
+        elif msg.type == "set_rate":
+            events = room.set_rate(pid, rate=msg.rate, now_ms=now)
+        else:
+            events = room.change_media(pid, media=msg.media.model_dump(), now_ms=now)
+        live.broadcast(events)
+        self.ack(msg.id, seq=room.seq, playback=room.playback.to_dict())
+
+    async def on_position_report(self, live: LiveRoom, pid: str, msg: m.PositionReport) -> None:
+        room = live.room
+        drift = room.report_position(pid, position_s=msg.position_s, server_time_ms=msg.server_time_ms)
+        self.ack(msg.id, drift_ms=None if drift is None else round(drift, 1))
+        if drift is None or room.playback.paused:
+            return
+        config = self.server.config
+        now_s = time.monotonic()
+        if now_s - self._last_correction_s < config.correction_cooldown_s:
+            return
+        fix = correction_for(
+            drift,
+            room_rate=room.playback.rate,
+            threshold_ms=config.drift_threshold_ms,
+            seek_threshold_ms=config.drift_seek_ms,
+        )
+        if fix is None:
+            return
+        self._last_correction_s = now_s
+        now = self.server.now_ms()
+        body: dict[str, Any] = {
+            "type": "drift_correction",
+            "action": fix.action,
+            "drift_ms": round(fix.drift_ms, 1),
+            "server_time_ms": now,
+            "position_s": room.playback.position_at(now),
+        }
+        if fix.action == "rate":
+            body["rate"] = fix.rate
+            body["duration_ms"] = fix.duration_ms
+        self.send_message(body)
+
+    async def on_buffer_state(self, live: LiveRoom, pid: str, msg: m.BufferState) -> None:
+        live.broadcast(live.room.set_buffering(pid, buffering=msg.buffering, now_ms=self.server.now_ms()))
+        self.ack(msg.id)
+
+    async def on_chat_send(self, live: LiveRoom, pid: str, msg: m.ChatSend) -> None:
+        p = live.room.check_chat(pid, msg.text)
+        row = await self.server.db.write(
+            functools.partial(
+                chat_store.insert_message,
+                room_code=live.code,
+                participant_id=pid,
+                user_id=p.user_id,
+                display_name=p.name,
+                text=msg.text,
+                created_at_ms=int(self.server.now_ms()),
+            )
+        )
+        events = live.room.add_chat(chat_message_public(row))
+        live.broadcast(events)
+        self.ack(msg.id, message_id=row["id"], seq=events[-1]["seq"])
+
+    async def on_chat_edit(self, live: LiveRoom, pid: str, msg: m.ChatEdit) -> None:
+        stored = await self._stored_chat(live, msg.message_id)
+        live.room.check_chat_edit(pid, stored["participant_id"], msg.text)
+        row = await self.server.db.write(
+            lambda conn: chat_store.edit_message(
+                conn,
+                msg.message_id,
+                text=msg.text,
+                edited_at_ms=int(self.server.now_ms()),
+                room_code=live.code,
+            )
+        )
+        events = live.room.edit_chat(chat_message_public(row))
+        live.broadcast(events)
+        self.ack(msg.id, message_id=row["id"], seq=events[-1]["seq"])
+
+    async def on_chat_delete(self, live: LiveRoom, pid: str, msg: m.ChatDelete) -> None:
+        stored = await self._stored_chat(live, msg.message_id)
+        live.room.check_chat_delete(pid, stored["participant_id"])
+        try:
+            await self.server.db.write(
+                lambda conn: chat_store.delete_message(
+                    conn,
+                    msg.message_id,
+                    deleted_at_ms=int(self.server.now_ms()),
+                    deleted_by=pid,
+                    room_code=live.code,
+                )
+            )
+        except NotFoundError:
+            raise ProtocolError(E_NOT_FOUND, f"no chat message {msg.message_id} in this room") from None
+        events = live.room.delete_chat(msg.message_id, pid)
+        live.broadcast(events)
+        self.ack(msg.id, message_id=msg.message_id, seq=events[-1]["seq"])
+
+    async def _stored_chat(self, live: LiveRoom, message_id: int) -> dict[str, Any]:
+        try:
+            row: dict[str, Any] = await self.server.db.read(chat_store.get_message, message_id)
+        except NotFoundError:
+            row = {}
+        if not row or row["room_code"] != live.code or row["deleted_at_ms"] is not None:
+            raise ProtocolError(E_NOT_FOUND, f"no chat message {message_id} in this room")
+        return row
+
+    async def on_typing(self, live: LiveRoom, pid: str, msg: m.Typing) -> None:
+        if not live.room.settings.chat_enabled:
+            return
+        live.send_all(
+            EncodedMessage({"type": "typing", "participant_id": pid, "typing": msg.typing}),
+            exclude=self,
+        )
+        self.ack(msg.id)
+
+    async def on_reaction(self, live: LiveRoom, pid: str, msg: m.Reaction) -> None:
+        position = live.room.playback.position_at(self.server.now_ms())
+        live.send_all(
+            EncodedMessage(
+                {"type": "reaction", "participant_id": pid, "emoji": msg.emoji, "position_s": position}
+            )
+        )
+        self.ack(msg.id)
+
+    async def on_update_settings(self, live: LiveRoom, pid: str, msg: m.UpdateSettings) -> None:
+        events = live.room.update_settings(pid, msg.settings.model_dump(), now_ms=self.server.now_ms())
+        live.broadcast(events)
+        self.ack(msg.id, settings=live.room.settings.to_dict())
+
+    async def on_set_role(self, live: LiveRoom, pid: str, msg: m.SetRole) -> None:
+        live.broadcast(live.room.set_role(pid, msg.participant_id, msg.role))
+        self.ack(msg.id)
+
+    async def on_kick(self, live: LiveRoom, pid: str, msg: m.Kick) -> None:
+        target = live.members.get(msg.participant_id)
+        events = live.room.kick(pid, msg.participant_id, now_ms=self.server.now_ms())
+        if target is not None:
+            del live.members[msg.participant_id]
+            target.live = None
+            target.fail(CLOSE_KICKED, "removed from the room by its host")
+        live.broadcast(events)
+        self.ack(msg.id)
+
+    async def on_get_state(self, live: LiveRoom, pid: str, msg: m.GetState) -> None:
+        self.send_message(
+            {
+                "type": "state",
+                "request_id": msg.id,
+                "server_time_ms": self.server.now_ms(),
+                **live.room.state(),
+            }
+        )
+
+    async def on_get_participants(self, live: LiveRoom, pid: str, msg: m.GetParticipants) -> None:
+        self.send_message(
+            {
+                "type": "participants",
+                "request_id": msg.id,
+                "host_id": live.room.host_id,
+                "participants": live.room.public_participants(),
+            }
+        )
+
+
+_HANDLERS: dict[str, Any] = {
+    "leave": Connection.on_leave,
+    "play": Connection.on_playback,
+    "pause": Connection.on_playback,
+    "seek": Connection.on_playback,
+    "set_rate": Connection.on_playback,
+    "change_media": Connection.on_playback,
+    "position_report": Connection.on_position_report,
+    "buffer_state": Connection.on_buffer_state,
+    "chat_send": Connection.on_chat_send,
+    "chat_edit": Connection.on_chat_edit,
+    "chat_delete": Connection.on_chat_delete,
+    "typing": Connection.on_typing,
+    "reaction": Connection.on_reaction,
+    "update_settings": Connection.on_update_settings,
+    "set_role": Connection.on_set_role,
+    "kick": Connection.on_kick,
+    "get_state": Connection.on_get_state,
+    "get_participants": Connection.on_get_participants,
+}
+assert set(_HANDLERS) | _PRE_JOIN == set(m.CLIENT_TYPES), "every client type needs a handler"
+
+
+def _new_pid(taken: dict[str, Any]) -> str:
+    import secrets
+
+    while True:
+        pid = secrets.token_urlsafe(6)
+        if pid not in taken:
+            return pid
+
+
+async def handle_request(server: SyncServer, request: WebSocketRequest) -> None:
+    """Serve one WebSocket request from handshake to close.
+
+    Error handling:
+        Nothing escapes: trio-websocket would let an exception take the whole
+        listener down. Unexpected errors are logged with the traceback and the
+        connection is closed with 1011.
+    """
+    if request.path.split("?", 1)[0] not in PATHS:
+        await request.reject(404, body=b"not a sync socket path; connect to /ws\n")
+        return
+    subprotocol = choose_subprotocol(list(request.proposed_subprotocols))
+    ws = await request.accept(subprotocol=subprotocol)
+    conn = Connection(server, ws, encoding_for_subprotocol(subprotocol))
+    server.counters["connections_total"] += 1
+    server.connections.add(conn)
+    cancelled = False
+    try:
+        await _serve_connection(conn)
+    except trio.Cancelled:
+        cancelled = True
+        conn.close_code = CLOSE_GOING_AWAY
+        conn.close_message = "server shutting down"
+        raise
+    except Exception:
+        logger.exception("%r failed; closing 1011", conn)
+        conn.close_code = CLOSE_INTERNAL_ERROR
+        conn.close_message = "internal error"
+    finally:
+        server.connections.discard(conn)
+        if not cancelled:
+            conn.detach()
+        code = conn.close_code or CLOSE_NORMAL
+        timeout_s = 1.0 if cancelled else server.config.slow_close_timeout_s
+        with trio.CancelScope(shield=True), trio.move_on_after(timeout_s):
+            await ws.aclose(code, close_reason(conn.close_message or ""))
+
+
+async def _serve_connection(conn: Connection) -> None:
+    """Run the reader and the writer until the connection must close, then let the
+    writer flush what is queued (not for a too-slow client) for at most
+    ``slow_close_timeout_s``."""
+    config = conn.server.config
+    writer_done = trio.Event()
+    reader_scope = trio.CancelScope()
+    writer_scope = trio.CancelScope()
+    hello_scope = trio.CancelScope()
+
+    async def run_reader() -> None:
+        with reader_scope:
+            await conn.reader()
+
+    async def run_writer() -> None:
+        with writer_scope:
+            try:
+                await conn.writer()
+            finally:
+                writer_done.set()
+
+    async def hello_deadline() -> None:
+        with hello_scope:
+            await trio.sleep(config.hello_timeout_s)
+            if conn.live is None and not conn._left:
+                conn.send_error(
+                    ProtocolError(E_HELLO_TIMEOUT, f"no hello within {config.hello_timeout_s:g} s"),
+                    None,
+                )
+                conn.fail(CLOSE_HELLO_TIMEOUT, "no hello received in time")
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run_reader)
+        nursery.start_soon(run_writer)
+        nursery.start_soon(hello_deadline)
+        await conn.closing.wait()
+        hello_scope.cancel()
+        reader_scope.cancel()
+        conn.outbox.close(drop=conn.close_code == CLOSE_TOO_SLOW)
+        with trio.move_on_after(config.slow_close_timeout_s):
+            await writer_done.wait()
+        writer_scope.cancel()
+
+
+__all__ = ["PATHS", "Connection", "handle_request"]

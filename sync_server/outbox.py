@@ -1,0 +1,129 @@
+"""Per-connection send queue: bounded, coalescing, shared-bytes friendly.
+
+Every connection has one :class:`Outbox` and one writer task draining it, so a
+broadcast never waits on a slow socket: it only appends to queues. A client that
+stops reading fills its own queue and nobody else's.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import trio
+
+from protocol.codec import EncodedMessage
+
+#: An item is a shared :class:`EncodedMessage`, or a callable building the message at
+#: the moment of sending (used for time_sync replies, whose send timestamp must be
+#: taken as late as possible).
+Item = EncodedMessage | Callable[[], dict[str, Any]]
+
+
+class OutboxOverflow(Exception):
+    """Raised by :meth:`Outbox.put_nowait` when the queue is full: the client is too
+    slow and must be closed (close code 4009)."""
+
+
+class Outbox:
+    """A bounded FIFO of outgoing messages with coalescing.
+
+    Args:
+        max_items: Most queued messages; one more raises :class:`OutboxOverflow`.
+    """
+
+    __slots__ = ("_closed", "_dropped", "_items", "_keys", "_lot", "max_items")
+
+    def __init__(self, max_items: int) -> None:
+        self.max_items = max_items
+        self._items: deque[list[Any]] = deque()  # [key, item] pairs; key may be None
+        self._keys: dict[str, list[Any]] = {}
+        self._lot = trio.lowlevel.ParkingLot()
+        self._closed = False
+        self._dropped = False
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put_nowait(self, item: Item, coalesce_key: str | None = None) -> None:
+        """Queue *item*.
+
+        Args:
+            item: What to send.
+            coalesce_key: If a queued item has the same key, *item* replaces it in
+                place (the client only needs the newest, for example of the playback
+                state) and the queue does not grow.
+
+        Raises:
+            OutboxOverflow: the queue already holds ``max_items``.
+        """
+        if self._closed:
+            return
+        if coalesce_key is not None:
+            entry = self._keys.get(coalesce_key)
+            if entry is not None:
+                entry[1] = item
+                return
+        if len(self._items) >= self.max_items:
+            raise OutboxOverflow(f"send queue full ({self.max_items} messages)")
+        entry = [coalesce_key, item]
+        self._items.append(entry)
+        if coalesce_key is not None:
+            self._keys[coalesce_key] = entry
+        self._lot.unpark()
+
+    async def get(self) -> Item:
+        """Wait for and remove the oldest item.
+
+        Raises:
+            trio.EndOfChannel: after :meth:`close`, once what it kept is sent.
+        """
+        while not self._items:
+            if self._closed:
+                raise trio.EndOfChannel
+            await self._lot.park()
+        key, item = self._items.popleft()
+        if key is not None:
+            self._keys.pop(key, None)
+        return item
+
+    def close(self, *, drop: bool = False) -> None:
+        """Accept nothing more; the writer drains what is queued, then gets
+        EndOfChannel. With *drop*, what is queued is discarded too (a client that
+        stopped reading gets no more than its close frame)."""
+        self._closed = True
+        if drop:
+            self._dropped = True
+            self._items.clear()
+            self._keys.clear()
+        self._lot.unpark_all()
+
+
+class TokenBucket:
+    """Rate limit by token bucket: *rate_per_s* tokens a second, up to *burst*.
+
+    Pure: the caller passes the time in seconds.
+    """
+
+    __slots__ = ("_last_s", "_tokens", "burst", "rate_per_s")
+
+    def __init__(self, rate_per_s: float, burst: int, now_s: float) -> None:
+        self.rate_per_s = rate_per_s
+        self.burst = float(burst)
+        self._tokens = float(burst)
+        self._last_s = now_s
+
+    def take(self, now_s: float) -> float:
+        """Take one token.
+
+        Returns:
+            0.0 when allowed, else the milliseconds until a token is available.
+        """
+        elapsed = max(0.0, now_s - self._last_s)
+        self._last_s = now_s
+        self._tokens = min(self.burst, self._tokens + elapsed * self.rate_per_s)
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return 0.0
+        return (1.0 - self._tokens) / self.rate_per_s * 1000.0

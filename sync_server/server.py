@@ -1,0 +1,462 @@
+"""The sync server: accepts WebSocket connections, owns the live rooms, fans events
+out, keeps time, and snapshots rooms to SQLite.
+
+Start it with :func:`serve_sync` (nursery-start protocol; runs until cancelled).
+On cancellation every connection is closed with 1001 (going away) and every changed
+room is written to the database before it returns.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+import trio
+from trio_websocket import WebSocketRequest, serve_websocket
+
+import data
+from data import chat as chat_store
+from data import rooms as room_store
+from data import secrets as secret_store
+from protocol.codec import EncodedMessage
+from protocol.errors import CLOSE_GOING_AWAY, CLOSE_ROOM_CLOSED, E_SERVER_FULL, ProtocolError
+from protocol.messages import ROOM_CODE_PATTERN, Media, RoomSettingsPatch
+from protocol.room import Room, RoomLimits, RoomSettings
+from sync_server.config import Config
+
+logger = logging.getLogger(__name__)
+
+DEMO_ROOM_CODE = "demo"
+
+#: Coalescing keys: a queued message with the same key is replaced by the newer one.
+COALESCE_STATS = "participant_stats"
+
+
+class ServerClock:
+    """The server clock: Unix epoch milliseconds that never step.
+
+    Anchored to the wall clock once at start, then advanced by the monotonic clock, so
+    a wall-clock step on the host never moves the room timeline.
+    """
+
+    def __init__(self) -> None:
+        self._epoch_ms = time.time() * 1000.0
+        self._mono0 = time.monotonic()
+
+    def __call__(self) -> float:
+        return self._epoch_ms + (time.monotonic() - self._mono0) * 1000.0
+
+
+class LiveRoom:
+    """A :class:`protocol.room.Room` with its connections and timer.
+
+    Attributes:
+        room: The room state machine.
+        members: Connections by participant id.
+    """
+
+    def __init__(self, server: SyncServer, room: Room) -> None:
+        self.server = server
+        self.room = room
+        self.members: dict[str, Any] = {}  # pid -> Connection
+        self._wake = trio.Event()
+        self.cancel_scope = trio.CancelScope()
+        self._last_stats: dict[str, Any] = {}
+
+    @property
+    def code(self) -> str:
+        return self.room.code
+
+    def broadcast(self, events: list[dict[str, Any]], *, exclude: Any = None) -> None:
+        """Send room events to every member (each encoded once per encoding)."""
+        for event in events:
+            self.send_all(EncodedMessage(event), exclude=exclude)
+        if events:
+            self._wake.set()
+
+    def send_all(
+        self, message: EncodedMessage, *, exclude: Any = None, coalesce_key: str | None = None
+    ) -> None:
+        for conn in list(self.members.values()):
+            if conn is not exclude:
+                conn.send(message, coalesce_key)
+
+    def poke(self) -> None:
+        """Re-check the room's timers now (after a change that moved a deadline)."""
+        self._wake.set()
+
+    async def run_timers(self) -> None:
+        """Apply grace expiries and ready timeouts when they fall due (runs until the
+        room is closed)."""
+        with self.cancel_scope:
+            while True:
+                deadline = self.room.next_deadline_ms()
+                self._wake = trio.Event()
+                if deadline is None:
+                    await self._wake.wait()
+                else:
+                    delay_s = max(0.0, (deadline - self.server.now_ms()) / 1000.0)
+                    with trio.move_on_after(delay_s):
+                        await self._wake.wait()
+                events = self.room.expire(self.server.now_ms())
+                if events:
+                    self.broadcast(events)
+
+    def stats_message(self) -> EncodedMessage | None:
+        """A ``participant_stats`` message if drift, RTT or buffering changed since the
+        last one, else ``None``."""
+        stats = {
+            p.id: {"drift_ms": p.drift_ms, "rtt_ms": p.rtt_ms, "buffering": p.buffering}
+            for p in self.room.participants.values()
+            if p.connected
+        }
+        if stats == self._last_stats:
+            return None
+        self._last_stats = stats
+        return EncodedMessage(
+            {"type": "participant_stats", "server_time_ms": self.server.now_ms(), "stats": stats}
+        )
+
+
+class SyncServer:
+    """The server's state: live rooms and connections.
+
+    Args:
+        config: Settings.
+        db: The open database.
+        secret: HS256 key for tokens.
+        clock: Server clock in Unix epoch milliseconds (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        db: data.Database,
+        *,
+        secret: str,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.config = config
+        self.db = db
+        self.secret = secret
+        self.now_ms: Callable[[], float] = clock or ServerClock()
+        self.rooms: dict[str, LiveRoom] = {}
+        self.connections: set[Any] = set()
+        self.limits = RoomLimits(
+            max_participants=config.max_participants_per_room,
+            chat_history=config.chat_history,
+            resume_buffer=config.resume_buffer,
+            reconnect_grace_ms=config.reconnect_grace_s * 1000.0,
+            ready_timeout_ms=config.ready_timeout_s * 1000.0,
+            min_lead_ms=config.min_lead_ms,
+            max_lead_ms=config.max_lead_ms,
+            max_chat_chars=config.max_chat_chars,
+        )
+        self.port: int | None = None
+        self.counters: dict[str, int] = {
+            "connections_total": 0,
+            "messages_in": 0,
+            "errors_sent": 0,
+            "closed_too_slow": 0,
+            "closed_heartbeat": 0,
+            "snapshots_written": 0,
+        }
+        self._nursery: trio.Nursery | None = None
+        self._room_lock = trio.Lock()
+
+    # --- rooms ------------------------------------------------------------------------
+    def statistics(self) -> dict[str, Any]:
+        """An immutable snapshot of counters: rooms, connections, participants, totals."""
+        return {
+            "rooms": len(self.rooms),
+            "connections": len(self.connections),
+            "participants": sum(r.room.connected_count() for r in self.rooms.values()),
+            **self.counters,
+        }
+
+    def _start_room(self, room: Room) -> LiveRoom:
+        live = LiveRoom(self, room)
+        self.rooms[room.code] = live
+        assert self._nursery is not None
+        self._nursery.start_soon(live.run_timers, name=f"room-timers-{room.code}")
+        return live
+
+    async def create_room(
+        self,
+        code: str | None,
+        name: str,
+        *,
+        settings: dict[str, Any] | None = None,
+        media: dict[str, Any] | None = None,
+        owner_user_id: str | None = None,
+    ) -> LiveRoom:
+        """Create a live room and store it at once (chat needs its row).
+
+        Args:
+            code: Room code (``ROOM_CODE_PATTERN``), or ``None`` for a random one.
+            name: Room name (1-100 characters).
+            settings: Settings patch (see :class:`protocol.messages.RoomSettingsPatch`).
+            media: Initial media (see :class:`protocol.messages.Media`).
+            owner_user_id: Account that becomes host whenever it joins.
+
+        Returns:
+            The live room (an existing one when *code* is already live).
+
+        Raises:
+            ProtocolError: ``server_full`` at ``max_rooms``; ``invalid_message`` for a
+                bad code, name, settings or media.
+        """
+        import re
+
+        from pydantic import ValidationError
+
+        from protocol.errors import E_INVALID_MESSAGE
+
+        if code is None:
+            code = secrets.token_urlsafe(6).replace("-", "x").replace("_", "y")
+        if not re.fullmatch(ROOM_CODE_PATTERN, code):
+            raise ProtocolError(E_INVALID_MESSAGE, f"room code {code!r} must match {ROOM_CODE_PATTERN}")
+        if not 1 <= len(name) <= 100:
+            raise ProtocolError(E_INVALID_MESSAGE, "room name must be 1 to 100 characters")
+        try:
+            patch = RoomSettingsPatch.model_validate(settings or {}).model_dump()
+            media_dict = Media.model_validate(media).model_dump() if media else None
+        except ValidationError as exc:
+            raise ProtocolError(E_INVALID_MESSAGE, f"invalid room: {exc.errors()[0]['msg']}") from None
+        async with self._room_lock:
+            existing = self.rooms.get(code)
+            if existing is not None:
+                return existing
+            if len(self.rooms) >= self.config.max_rooms:
+                raise ProtocolError(
+                    E_SERVER_FULL, f"the server has {self.config.max_rooms} rooms, its limit"
+                )
+            now = self.now_ms()
+            room = Room(
+                code=code,
+                name=name,
+                created_at_ms=now,
+                settings=RoomSettings.from_dict(patch),
+                limits=self.limits,
+                owner_user_id=owner_user_id,
+            )
+            if media_dict:
+                room.playback.media = media_dict
+                room.playback.server_time_ms = now
+            await self.db.write(room_store.upsert_room_snapshots, [self._snapshot_of(room, now)])
+            room.dirty = False
+            live = self._start_room(room)
+        logger.info("room %s created (%r)", code, name)
+        return live
+
+    async def delete_room(self, code: str) -> bool:
+        """Close a live room (its connections get close 4013) and delete it and its chat."""
+        live = self.rooms.pop(code, None)
+        if live is not None:
+            live.cancel_scope.cancel()
+            for conn in list(live.members.values()):
+                conn.fail(CLOSE_ROOM_CLOSED, "room closed")
+        deleted: bool = await self.db.write(room_store.delete_room, code)
+        return deleted or live is not None
+
+    def _snapshot_of(self, room: Room, now: float) -> dict[str, Any]:
+        return {
+            "code": room.code,
+            "name": room.name,
+            "settings": room.settings.to_dict(),
+            "state": room.snapshot(now),
+            "last_seq": room.seq,
+            "created_at_ms": int(room.created_at_ms),
+            "updated_at_ms": int(now),
+        }
+
+    async def snapshot_dirty(self) -> int:
+        """Write every changed room to the database; return how many were written.
+
+        The rooms are serialised on the event loop (cheap) and written in one
+        transaction in the writer thread. If the write fails they stay dirty and the
+        next round retries.
+        """
+        now = self.now_ms()
+        dirty = [live.room for live in self.rooms.values() if live.room.dirty]
+        if not dirty:
+            return 0
+        snaps = [self._snapshot_of(room, now) for room in dirty]
+        for room in dirty:
+            room.dirty = False
+        try:
+            await self.db.write(room_store.upsert_room_snapshots, snaps)
+        except BaseException:
+            for room in dirty:
+                room.dirty = True
+            raise
+        self.counters["snapshots_written"] += len(snaps)
+        return len(snaps)
+
+    async def _restore(self) -> None:
+        snaps = await self.db.read(room_store.load_room_snapshots)
+        now = self.now_ms()
+        for snap in snaps:
+            room = Room.restore(
+                code=snap["code"],
+                name=snap["name"],
+                created_at_ms=float(snap["created_at_ms"]),
+                settings=snap["settings"],
+                state=snap["state"],
+                last_seq=int(snap["last_seq"]),
+                limits=self.limits,
+                now_ms=now,
+            )
+            history = await self.db.read(
+                chat_store.recent_messages, room.code, self.config.chat_history
+            )
+            room.load_chat([chat_message_public(m) for m in history])
+            self._start_room(room)
+        if snaps:
+            logger.info("restored %d rooms from %s", len(snaps), self.db.path)
+
+    # --- loops ---------------------------------------------------------------------------
+    async def _snapshot_loop(self) -> None:
+        while True:
+            await trio.sleep(self.config.snapshot_interval_s)
+            try:
+                await self.snapshot_dirty()
+            except Exception:
+                logger.exception("snapshot failed; rooms stay dirty and will be retried")
+
+    async def _heartbeat_loop(self) -> None:
+        from protocol.errors import CLOSE_HEARTBEAT_TIMEOUT
+
+        while True:
+            await trio.sleep(self.config.heartbeat_interval_s)
+            now_s = time.monotonic()
+            for conn in list(self.connections):
+                if now_s - conn.last_received_s > self.config.heartbeat_timeout_s:
+                    self.counters["closed_heartbeat"] += 1
+                    conn.fail(CLOSE_HEARTBEAT_TIMEOUT, "heartbeat timeout")
+                else:
+                    conn.send_ping()
+
+    async def _stats_loop(self) -> None:
+        while True:
+            await trio.sleep(self.config.stats_interval_s)
+            for live in list(self.rooms.values()):
+                if live.members:
+                    message = live.stats_message()
+                    if message is not None:
+                        live.send_all(message, coalesce_key=COALESCE_STATS)
+
+    # --- serving -------------------------------------------------------------------------
+    async def _handle(self, request: WebSocketRequest) -> None:
+        from sync_server.connection import handle_request
+
+        await handle_request(self, request)
+
+    async def run(self, *, task_status: trio.TaskStatus[SyncServer] = trio.TASK_STATUS_IGNORED) -> None:
+        """Serve until cancelled (nursery-start protocol: started with the server)."""
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                await self._restore()
+                listeners = await nursery.start(
+                    lambda task_status: serve_websocket(
+                        self._handle,
+                        self.config.host,
+                        self.config.port,
+                        None,
+                        max_message_size=self.config.max_frame_bytes,
+                        message_queue_size=4,
+                        connect_timeout=self.config.hello_timeout_s,
+                        disconnect_timeout=self.config.slow_close_timeout_s,
+                        task_status=task_status,
+                    )
+                )
+                self.port = listeners.port
+                nursery.start_soon(self._snapshot_loop)
+                nursery.start_soon(self._heartbeat_loop)
+                nursery.start_soon(self._stats_loop)
+                if self.config.demo and DEMO_ROOM_CODE not in self.rooms:
+                    await self.create_room(
+                        DEMO_ROOM_CODE, "Demo room", settings={"control": "everyone"}
+                    )
+                logger.info(
+                    "sync server listening on ws://%s:%d/ (database %s)",
+                    self.config.host,
+                    self.port,
+                    self.db.path,
+                )
+                task_status.started(self)
+        finally:
+            with trio.CancelScope(shield=True), trio.move_on_after(10):
+                try:
+                    written = await self.snapshot_dirty()
+                    logger.info("sync server stopped; %d rooms written", written)
+                except Exception:
+                    logger.exception("final snapshot failed")
+
+
+def chat_message_public(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored chat row as sent on the socket."""
+    return {
+        "id": row["id"],
+        "participant_id": row["participant_id"],
+        "user_id": row["user_id"],
+        "name": row["display_name"],
+        "text": row["text"],
+        "sent_at_ms": row["created_at_ms"],
+        "edited_at_ms": row["edited_at_ms"],
+    }
+
+
+async def open_server_secret(config: Config, db: data.Database, now_ms: float) -> str:
+    """The token key: ``secret_key`` when set, else one generated once and kept in the
+    database (so tokens survive restarts and both servers share it)."""
+    if config.secret_key:
+        return config.secret_key
+    value: str = await db.write(
+        lambda conn: secret_store.get_or_create_secret(conn, "token_key", now_ms=int(now_ms))
+    )
+    return value
+
+
+async def serve_sync(
+    config: Config,
+    *,
+    db: data.Database | None = None,
+    clock: Callable[[], float] | None = None,
+    task_status: trio.TaskStatus[SyncServer] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run the sync server until cancelled.
+
+    Follows the nursery-start protocol: ``server = await nursery.start(serve_sync,
+    config)`` returns once it listens; ``server.port`` is the bound port.
+
+    Args:
+        config: Settings.
+        db: An open database; when ``None`` the one at ``config.db`` is opened (in a
+            worker thread) and closed on exit.
+        clock: Server clock (Unix epoch milliseconds); for tests.
+
+    Error handling:
+        A failure in one connection closes that connection (1011) and is logged; it
+        never stops the server. On cancellation connections are closed with 1001 and
+        changed rooms are written before returning.
+    """
+    gc.set_threshold(50_000, 50, 100)  # broadcast-heavy workloads; see STACK-NOTES
+    own_db = db is None
+    if db is None:
+        db = await trio.to_thread.run_sync(data.open_database, config.db)
+    try:
+        server = SyncServer(config, db, secret="", clock=clock)
+        server.secret = await open_server_secret(config, db, server.now_ms())
+        await server.run(task_status=task_status)
+    finally:
+        if own_db:
+            db.close()
+
+
+__all__ = ["CLOSE_GOING_AWAY", "LiveRoom", "ServerClock", "SyncServer", "serve_sync"]
