@@ -150,9 +150,9 @@ class ClockEstimator:
     """Estimates a client clock's offset and skew against the server from samples.
 
     Keeps the newest *window* samples no older than *max_age_ms*. The offset comes
-    from :func:`min_split_offset`. Once the window spans at least *min_skew_span_ms*,
-    skew is the slope between the offsets of the window's older and newer halves,
-    each found the same way, clamped to :data:`MAX_SKEW_PPM`.
+    from :func:`min_split_offset` over the whole window with the skew removed. Once
+    the window spans at least *min_skew_span_ms*, skew is the slope of a
+    least-squares line through per-bucket offsets (:func:`_fit_skew_ppm`).
 
     Args:
         window: Most samples kept (at least 1).
@@ -221,15 +221,7 @@ class ClockEstimator:
         span = samples[-1].t0 - samples[0].t0
         skew_ppm = 0.0
         if span >= self._min_skew_span_ms and len(samples) >= 8:
-            half = len(samples) // 2
-            older, newer = samples[:half], samples[half:]
-            t_old = sum(s.t0 for s in older) / len(older)
-            t_new = sum(s.t0 for s in newer) / len(newer)
-            if t_new > t_old:
-                o_old = min_split_offset(older, 0.0, t_old)
-                o_new = min_split_offset(newer, 0.0, t_new)
-                skew_ppm = (o_new - o_old) / (t_new - t_old) * 1e6
-                skew_ppm = max(-MAX_SKEW_PPM, min(MAX_SKEW_PPM, skew_ppm))
+            skew_ppm = _fit_skew_ppm(samples)
         offset = min_split_offset(samples, skew_ppm, ref_local_ms)
         rtt = min(s.delay_ms for s in samples)
         return ClockEstimate(
@@ -239,6 +231,34 @@ class ClockEstimator:
             rtt_ms=rtt,
             samples=len(samples),
         )
+
+
+def _fit_skew_ppm(samples: list[ClockSample]) -> float:
+    """Skew from a least-squares line through per-bucket offsets.
+
+    The window is cut into up to 8 buckets of consecutive samples; each bucket's
+    offset is :func:`min_split_offset` at its mean time. A line through those points
+    averages the buckets' errors (about half the jitter floor each), which a slope
+    between two halves would not. The slope is refined once with the skew removed
+    inside each bucket, and clamped to :data:`MAX_SKEW_PPM`.
+    """
+    buckets = min(8, len(samples) // 4)
+    size = len(samples) / buckets
+    groups = [samples[round(i * size) : round((i + 1) * size)] for i in range(buckets)]
+    skew_ppm = 0.0
+    for _ in range(2):
+        points = []
+        for group in groups:
+            t_mid = sum(s.t0 for s in group) / len(group)
+            points.append((t_mid, min_split_offset(group, skew_ppm, t_mid)))
+        t_mean = sum(t for t, _ in points) / len(points)
+        o_mean = sum(o for _, o in points) / len(points)
+        var = sum((t - t_mean) ** 2 for t, _ in points)
+        if var <= 0:
+            return 0.0
+        slope = sum((t - t_mean) * (o - o_mean) for t, o in points) / var
+        skew_ppm = max(-MAX_SKEW_PPM, min(MAX_SKEW_PPM, slope * 1e6))
+    return skew_ppm
 
 
 def position_at(

@@ -122,7 +122,7 @@ class TimeSync(_Model):
     type: Literal["time_sync"]
     id: RequestId | None = None
     client_send_ms: Finite
-    rtt_ms: Annotated[float, Field(ge=0.0)] | None = None
+    rtt_ms: Annotated[float, Field(ge=0.0), AfterValidator(_finite)] | None = None
     offset_ms: Finite | None = None
 
 
@@ -327,13 +327,21 @@ SERVER_TYPES = (
 def request_id_of(raw: Any) -> int | str | None:
     """The ``id`` of a decoded message if it is a valid request id, else ``None``.
 
-    Used to answer even a message that fails validation with the id it carried.
+    Used to answer even a message that fails validation with the id it carried. A
+    string no encoder can send back (a lone surrogate from a JSON ``\\ud800`` escape)
+    is not a valid id.
     """
     if isinstance(raw, dict):
         rid = raw.get("id")
         if isinstance(rid, bool):
             return None
-        if isinstance(rid, int) or (isinstance(rid, str) and len(rid) <= 64):
+        if isinstance(rid, int):
+            return rid
+        if isinstance(rid, str) and len(rid) <= 64:
+            try:
+                rid.encode("utf-8")
+            except UnicodeEncodeError:
+                return None
             return rid
     return None
 

@@ -15,6 +15,7 @@ refused action leaves the room exactly as it was.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,9 @@ ROLE_HOST = "host"
 ROLE_COHOST = "cohost"
 ROLE_VIEWER = "viewer"
 ROLES = (ROLE_HOST, ROLE_COHOST, ROLE_VIEWER)
+
+#: Actor prefix of a REST action by an account with no participant in the room.
+USER_ACTOR_PREFIX = "user:"
 
 CONTROL_HOST = "host"
 CONTROL_COHOSTS = "cohosts"
@@ -322,17 +326,34 @@ class Room:
             raise ProtocolError(E_NOT_FOUND, f"no participant {pid!r} in room {self.code}")
         return p
 
-    def can_control(self, pid: str) -> bool:
-        """Whether participant *pid* may play, pause, seek, set the rate or change media."""
-        p = self.participants.get(pid)
-        if p is None:
-            return False
-        if p.role == ROLE_HOST or self.settings.control == CONTROL_EVERYONE:
-            return True
-        return self.settings.control == CONTROL_COHOSTS and p.role == ROLE_COHOST
+    def role_of(self, actor: str) -> str | None:
+        """The role an actor acts with, or ``None`` for an unknown actor.
 
-    def _require_control(self, pid: str, action: str) -> Participant:
-        p = self._get(pid)
+        An actor is a participant id, or ``user:<account id>`` for an action made over
+        REST by an account with no participant here: the room's owner then acts as
+        host, anyone else as a viewer.
+        """
+        p = self.participants.get(actor)
+        if p is not None:
+            return p.role
+        if actor.startswith(USER_ACTOR_PREFIX):
+            owner = self.owner_user_id is not None and actor[len(USER_ACTOR_PREFIX) :] == self.owner_user_id
+            return ROLE_HOST if owner else ROLE_VIEWER
+        return None
+
+    def can_control(self, pid: str) -> bool:
+        """Whether actor *pid* may play, pause, seek, set the rate or change media."""
+        role = self.role_of(pid)
+        if role is None:
+            return False
+        if role == ROLE_HOST or self.settings.control == CONTROL_EVERYONE:
+            return True
+        return self.settings.control == CONTROL_COHOSTS and role == ROLE_COHOST
+
+    def _require_control(self, pid: str, action: str) -> None:
+        role = self.role_of(pid)
+        if role is None:
+            raise ProtocolError(E_NOT_FOUND, f"no participant {pid!r} in room {self.code}")
         if not self.can_control(pid):
             who = {
                 CONTROL_HOST: "the host",
@@ -340,9 +361,8 @@ class Room:
                 CONTROL_EVERYONE: "everyone",
             }[self.settings.control]
             raise ProtocolError(
-                E_FORBIDDEN, f"{action} is allowed to {who} in this room; you are {p.role}"
+                E_FORBIDDEN, f"{action} is allowed to {who} in this room; you are {role}"
             )
-        return p
 
     def _require_host(self, pid: str, action: str) -> Participant:
         p = self._get(pid)
@@ -521,6 +541,8 @@ class Room:
     def play(self, pid: str, *, position_s: float | None, now_ms: float) -> list[dict[str, Any]]:
         """Start playback, at *position_s* or where the room is, at a scheduled instant.
 
+        A play without a position while already playing changes nothing (no event).
+
         With wait-for-everyone on and someone buffering, the room waits instead (at
         most ``ready_timeout_ms``) and then plays by itself.
 
@@ -533,6 +555,8 @@ class Room:
         duration = self.playback.duration_s()
         if duration is not None:
             start = min(start, duration)
+        if position_s is None and not self.playback.paused and not self.playback.waiting:
+            return []  # already playing: rescheduling would hold everyone for a lead
         if self.settings.wait_for_everyone and self._blockers():
             return self._begin_wait(start, now_ms, by=pid)
         self._pending = None
@@ -591,25 +615,28 @@ class Room:
         return [self._playback_event("seek", pid)]
 
     def set_rate(self, pid: str, *, rate: float, now_ms: float) -> list[dict[str, Any]]:
-        """Change the playback rate from a scheduled instant on.
+        """Change the playback rate from *now_ms* on, keeping the position continuous.
+
+        A scheduled start that is still ahead keeps its instant and begins at the new
+        rate.
 
         Raises:
             ProtocolError: ``forbidden``.
         """
         self._require_control(pid, "set_rate")
-        if self.playback.paused:
-            self.playback.rate = rate
-            return [self._playback_event("set_rate", pid)]
-        at = now_ms + self.lead_ms()
-        self.playback.position_s = self.playback.position_at(at)
-        self.playback.server_time_ms = at
+        if not self.playback.paused and self.playback.server_time_ms < now_ms:
+            # Re-anchor at now. A reference in the future would mean "hold until
+            # then" (a scheduled start), which would jump the position ahead by the
+            # lead and freeze it there: pauses and drift reports in between were off.
+            self.playback.position_s = self.playback.position_at(now_ms)
+            self.playback.server_time_ms = now_ms
         self.playback.rate = rate
         return [self._playback_event("set_rate", pid)]
 
     def change_media(
         self, pid: str, *, media: dict[str, Any], now_ms: float
     ) -> list[dict[str, Any]]:
-        """Load new media, paused at 0.
+        """Load new media, paused at 0, at rate 1.
 
         Raises:
             ProtocolError: ``forbidden``.
@@ -617,6 +644,7 @@ class Room:
         self._require_control(pid, "change_media")
         self._pending = None
         self.playback.media = dict(media)
+        self.playback.rate = 1.0
         self.playback.paused = True
         self.playback.waiting = False
         self.playback.position_s = 0.0
@@ -664,7 +692,8 @@ class Room:
 
         Returns:
             Drift in milliseconds (positive: ahead of the room), or ``None`` when the
-            room has no media or is waiting (drift means nothing then).
+            room has no media or is waiting (drift means nothing then), or when the
+            drift is not a finite number.
         """
         p = self._get(pid)
         if self.playback.media is None or self.playback.waiting:
@@ -672,6 +701,11 @@ class Room:
             return None
         expected = self.playback.position_at(server_time_ms)
         drift = (position_s - expected) * 1000.0
+        if not math.isfinite(drift):
+            # Only an absurd server_time_ms (near the float limit) gets here; an
+            # infinite drift_ms would make participant_stats unencodable in JSON.
+            p.drift_ms = None
+            return None
         p.drift_ms = round(drift, 1)
         return drift
 

@@ -179,6 +179,9 @@ class SyncClient:
                     ClockSample(t0, msg["server_recv_ms"], msg["server_send_ms"], received_local_ms)
                 )
                 self._sync_done.unpark_all()
+            elif msg.get("request_id") in self._pending:
+                # A time_sync sent with request(): answer it like any other request.
+                self._pending[msg["request_id"]].send_nowait(msg)
             return
         if kind == "ping" and self.auto_pong:
             self._pong_later(msg.get("nonce"))
@@ -437,7 +440,7 @@ async def open_sync_client(
         resume: ``{"session": token, "last_seq": n}`` to resume a participant.
         encoding: ``msgpack`` (binary frames) or ``json`` (text frames).
         clock: Client clock in milliseconds (default: the wall clock).
-        sync_interval_s: When set, a background burst of 4 time syncs runs this
+        sync_interval_s: When set, a background burst of 16 time syncs runs this
             often, seconds.
         max_message_size: Largest message accepted from the server, bytes.
 
@@ -494,7 +497,7 @@ async def _periodic_sync(client: SyncClient, interval_s: float) -> None:
     while True:
         await trio.sleep(interval_s)
         try:
-            await client.sync_time(samples=4, spacing_s=0.05)
+            await client.sync_time(samples=16, spacing_s=0.05)
         except (ConnectionClosed, ClientClosed, trio.TooSlowError):
             return
 

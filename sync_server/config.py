@@ -9,6 +9,7 @@ the two in step).
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -55,6 +56,25 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "HS256 key for tokens, at least 32 bytes; empty: generated once and kept in the database.",
     ),
+    Setting("web_host", "127.0.0.1", "", "Address the web app (REST API, pages) listens on."),
+    Setting("web_port", 8000, "", "TCP port of the web app (0 picks a free port).", 0),
+    Setting(
+        "sync_url",
+        "",
+        "",
+        "serve-web only: control socket of a separate sync server, ws://HOST:PORT/control.",
+    ),
+    Setting(
+        "public_sync_url",
+        "",
+        "",
+        "Sync socket URL given to clients; empty: derived from the request host and port.",
+    ),
+    Setting("cors_origins", "", "", "Comma-separated origins allowed by CORS; empty: no CORS."),
+    Setting("access_token_ttl_s", 3_600.0, "s", "Lifetime of an access token.", 1.0),
+    Setting("refresh_token_ttl_s", 1_209_600.0, "s", "Lifetime of a refresh token.", 1.0),
+    Setting("auth_rate_limit_per_min", 20, "reqs/min", "Auth requests per client IP per endpoint.", 1),
+    Setting("max_request_bytes", 1_048_576, "bytes", "Largest HTTP request body of the web app.", 1024),
     Setting("log_level", "INFO", "", "Log level: DEBUG, INFO, WARNING or ERROR."),
     Setting("log_format", "text", "", "Log format: text or json (one JSON object a line)."),
     Setting("demo", True, "", "Create the guest-friendly demo room 'demo' at start if missing."),
@@ -99,6 +119,15 @@ class Config:
     port: int = 8765
     db: str = "watchparty.db"
     secret_key: str = ""
+    web_host: str = "127.0.0.1"
+    web_port: int = 8000
+    sync_url: str = ""
+    public_sync_url: str = ""
+    cors_origins: str = ""
+    access_token_ttl_s: float = 3_600.0
+    refresh_token_ttl_s: float = 1_209_600.0
+    auth_rate_limit_per_min: int = 20
+    max_request_bytes: int = 1_048_576
     log_level: str = "INFO"
     log_format: str = "text"
     demo: bool = True
@@ -154,6 +183,9 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             f"setting {name!r} in {source} must be {kind.__name__}, got {type(value).__name__} "
             f"{value!r}"
         )
+    if kind is float and not math.isfinite(value):
+        # NaN would slip past the minimum check below (every comparison is false).
+        raise ConfigError(f"setting {name!r} in {source} must be a finite number, got {value}")
     if setting.minimum is not None and value < setting.minimum:
         raise ConfigError(f"setting {name!r} in {source} must be >= {setting.minimum}, got {value}")
     if name == "log_level" and value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):

@@ -22,6 +22,7 @@ from data import chat as chat_store
 from protocol import messages as m
 from protocol.clock import correction_for
 from protocol.codec import (
+    JSON,
     EncodedMessage,
     choose_subprotocol,
     decode,
@@ -45,6 +46,7 @@ from protocol.errors import (
     CLOSE_UNSUPPORTED_VERSION,
     E_ALREADY_JOINED,
     E_AUTH_FAILED,
+    E_CHAT_DISABLED,
     E_FORBIDDEN,
     E_GUESTS_NOT_ALLOWED,
     E_HELLO_TIMEOUT,
@@ -70,6 +72,7 @@ from protocol.tokens import (
     issue_token,
     verify_token,
 )
+from sync_server.control import CONTROL_PATH, handle_control_socket
 from sync_server.outbox import Item, Outbox, OutboxOverflow, TokenBucket
 from sync_server.server import LiveRoom, SyncServer, chat_message_public
 
@@ -132,7 +135,15 @@ class Connection:
         except OutboxOverflow:
             self.server.counters["closed_too_slow"] += 1
             logger.warning("%r too slow: send queue overflowed, closing 4009", self)
-            self.fail(CLOSE_TOO_SLOW, "client too slow: send queue overflowed")
+            # Not fail(): this may run inside a broadcast, and detaching now would
+            # send the others this participant's disconnect event (a newer seq)
+            # before the message being broadcast. _serve_connection detaches once
+            # it wakes; the closed outbox takes nothing more meanwhile.
+            self.outbox.close(drop=True)
+            if self.close_code is None:
+                self.close_code = CLOSE_TOO_SLOW
+                self.close_message = "client too slow: send queue overflowed"
+            self.closing.set()
 
     def send_message(self, message: dict[str, Any]) -> None:
         self.send(EncodedMessage(message))
@@ -191,11 +202,13 @@ class Connection:
                 item = await self.outbox.get()
             except trio.EndOfChannel:
                 return
+            # Without a subprotocol the encoding is known from the first frame; what
+            # goes out before one (a hello_timeout error, a ping) is JSON.
+            encoding = self.encoding or JSON
             if isinstance(item, EncodedMessage):
-                assert self.encoding is not None
-                data = item.get(self.encoding)
+                data = item.get(encoding)
             else:
-                data = encode(item(), self.encoding or "json")
+                data = encode(item(), encoding)
             try:
                 await self.ws.send_message(data)
             except ConnectionClosed:
@@ -309,6 +322,7 @@ class Connection:
         name: str | None = msg.display_name
         guest = True
         resume_pid: str | None = None
+        resume_boot: Any = None
         now_s = now / 1000.0
         try:
             if msg.resume is not None:
@@ -316,6 +330,7 @@ class Connection:
                 if claims.get("room") != msg.room or not isinstance(claims.get("pid"), str):
                     raise TokenError("invalid token: the session is for another room")
                 resume_pid = claims["pid"]
+                resume_boot = claims.get("boot")
                 name = str(claims.get("name") or name or "guest")
                 guest = bool(claims.get("guest", True))
                 sub = str(claims["sub"])
@@ -390,7 +405,10 @@ class Connection:
         self.server.connections.add(self)
         missed: list[dict[str, Any]] | None = None
         if msg.resume is not None:
-            missed = room.events_since(msg.resume.last_seq)
+            # Only this run's events are kept; a session from before a restart
+            # gets the full state (the restored room may differ from what it saw).
+            if resume_boot == server.boot_id:
+                missed = room.events_since(msg.resume.last_seq)
         welcome = self._welcome(participant, msg, resumed, missed)
         self.send_message(welcome)
         live.broadcast(events, exclude=self)
@@ -422,6 +440,7 @@ class Connection:
                 "pid": participant.id,
                 "name": participant.name,
                 "guest": participant.guest,
+                "boot": server.boot_id,
             },
             typ=TYP_SESSION,
             now_s=server.now_ms() / 1000.0,
@@ -566,6 +585,28 @@ class Connection:
         events = live.room.delete_chat(msg.message_id, pid)
         live.broadcast(events)
         self.ack(msg.id, message_id=msg.message_id, seq=events[-1]["seq"])
+        await self._refill_chat_history(live, msg.message_id)
+
+    async def _refill_chat_history(self, live: LiveRoom, deleted_id: int) -> None:
+        """Top the history up with older stored messages after a delete, so a joiner
+        gets the last ``chat_history`` messages that are not deleted, as after a
+        restart (:func:`data.chat.recent_messages`), not one fewer per delete."""
+        limit = self.server.config.chat_history
+        history = live.room.chat_history()
+        if len(history) >= limit:
+            return
+        # Only messages older than any in the history: newer ones may be on their
+        # way in (stored, not yet added) and must not be added twice.
+        before = min([deleted_id, *(m["id"] for m in history)])
+        rows = await self.server.db.read(
+            lambda conn: chat_store.list_messages(
+                conn, live.code, before_id=before, limit=limit - len(history)
+            )
+        )
+        history = live.room.chat_history()
+        oldest = min((m["id"] for m in history), default=before)
+        older = [chat_message_public(r) for r in reversed(rows) if r["id"] < oldest]
+        live.room.load_chat(older + history)
 
     async def _stored_chat(self, live: LiveRoom, message_id: int) -> dict[str, Any]:
         try:
@@ -578,7 +619,8 @@ class Connection:
 
     async def on_typing(self, live: LiveRoom, pid: str, msg: m.Typing) -> None:
         if not live.room.settings.chat_enabled:
-            return
+            # An error, not silence: a request with an id must get an answer.
+            raise ProtocolError(E_CHAT_DISABLED, f"chat is turned off in room {live.code}")
         live.send_all(
             EncodedMessage({"type": "typing", "participant_id": pid, "typing": msg.typing}),
             exclude=self,
@@ -674,7 +716,14 @@ async def handle_request(server: SyncServer, request: WebSocketRequest) -> None:
         listener down. Unexpected errors are logged with the traceback and the
         connection is closed with 1011.
     """
-    if request.path.split("?", 1)[0] not in PATHS:
+    path = request.path.split("?", 1)[0]
+    if path == CONTROL_PATH:
+        try:
+            await handle_control_socket(server, request)
+        except Exception:
+            logger.exception("control socket failed")
+        return
+    if path not in PATHS:
         await request.reject(404, body=b"not a sync socket path; connect to /ws\n")
         return
     subprotocol = choose_subprotocol(list(request.proposed_subprotocols))
@@ -685,15 +734,18 @@ async def handle_request(server: SyncServer, request: WebSocketRequest) -> None:
     cancelled = False
     try:
         await _serve_connection(conn)
-    except trio.Cancelled:
-        cancelled = True
-        conn.close_code = CLOSE_GOING_AWAY
-        conn.close_message = "server shutting down"
-        raise
     except Exception:
         logger.exception("%r failed; closing 1011", conn)
         conn.close_code = CLOSE_INTERNAL_ERROR
         conn.close_message = "internal error"
+    except BaseException as exc:
+        # The nursery in _serve_connection delivers a shutdown's trio.Cancelled
+        # wrapped in a BaseExceptionGroup, so it is recognised here, not by type.
+        if _is_cancellation(exc):
+            cancelled = True
+            conn.close_code = CLOSE_GOING_AWAY
+            conn.close_message = "server shutting down"
+        raise
     finally:
         server.connections.discard(conn)
         if not cancelled:
@@ -702,6 +754,13 @@ async def handle_request(server: SyncServer, request: WebSocketRequest) -> None:
         timeout_s = 1.0 if cancelled else server.config.slow_close_timeout_s
         with trio.CancelScope(shield=True), trio.move_on_after(timeout_s):
             await ws.aclose(code, close_reason(conn.close_message or ""))
+
+
+def _is_cancellation(exc: BaseException) -> bool:
+    """Whether *exc* is trio.Cancelled, alone or in (nested) groups of nothing else."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_is_cancellation(e) for e in exc.exceptions)
+    return isinstance(exc, trio.Cancelled)
 
 
 async def _serve_connection(conn: Connection) -> None:
@@ -740,6 +799,7 @@ async def _serve_connection(conn: Connection) -> None:
         nursery.start_soon(run_writer)
         nursery.start_soon(hello_deadline)
         await conn.closing.wait()
+        conn.detach()
         hello_scope.cancel()
         reader_scope.cancel()
         conn.outbox.close(drop=conn.close_code == CLOSE_TOO_SLOW)

@@ -51,9 +51,10 @@ class Outbox:
 
         Args:
             item: What to send.
-            coalesce_key: If a queued item has the same key, *item* replaces it in
-                place (the client only needs the newest, for example of the playback
-                state) and the queue does not grow.
+            coalesce_key: If a queued item has the same key, it is dropped and *item*
+                goes to the back instead (the client only needs the newest, for example
+                of the playback state), so the queue does not grow. Moving to the back
+                keeps room sequence numbers in increasing order on the wire.
 
         Raises:
             OutboxOverflow: the queue already holds ``max_items``.
@@ -61,10 +62,9 @@ class Outbox:
         if self._closed:
             return
         if coalesce_key is not None:
-            entry = self._keys.get(coalesce_key)
-            if entry is not None:
-                entry[1] = item
-                return
+            old = self._keys.pop(coalesce_key, None)
+            if old is not None:
+                self._items.remove(old)
         if len(self._items) >= self.max_items:
             raise OutboxOverflow(f"send queue full ({self.max_items} messages)")
         entry = [coalesce_key, item]
@@ -123,7 +123,7 @@ class TokenBucket:
         elapsed = max(0.0, now_s - self._last_s)
         self._last_s = now_s
         self._tokens = min(self.burst, self._tokens + elapsed * self.rate_per_s)
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
+        if self._tokens >= 1.0 - 1e-9:  # tolerance: exactly the sustained rate passes
+            self._tokens = max(0.0, self._tokens - 1.0)
             return 0.0
         return (1.0 - self._tokens) / self.rate_per_s * 1000.0

@@ -34,6 +34,7 @@ DEMO_ROOM_CODE = "demo"
 
 #: Coalescing keys: a queued message with the same key is replaced by the newer one.
 COALESCE_STATS = "participant_stats"
+COALESCE_PLAYBACK = "playback"
 
 
 class ServerClock:
@@ -74,7 +75,9 @@ class LiveRoom:
     def broadcast(self, events: list[dict[str, Any]], *, exclude: Any = None) -> None:
         """Send room events to every member (each encoded once per encoding)."""
         for event in events:
-            self.send_all(EncodedMessage(event), exclude=exclude)
+            # A client that is behind needs only the newest playback state.
+            key = COALESCE_PLAYBACK if event["type"] == "playback" else None
+            self.send_all(EncodedMessage(event), exclude=exclude, coalesce_key=key)
         if events:
             self._wake.set()
 
@@ -157,6 +160,9 @@ class SyncServer:
             max_chat_chars=config.max_chat_chars,
         )
         self.port: int | None = None
+        #: Names this run of the server in session tokens: the events a session saw
+        #: before a restart are not the restored room's, so its resume replays "full".
+        self.boot_id = secrets.token_urlsafe(8)
         self.counters: dict[str, int] = {
             "connections_total": 0,
             "messages_in": 0,

@@ -142,8 +142,10 @@ def test_migrations_apply_once_and_reopen_is_idempotent(db_path: Path) -> None:
     with open_database(db_path) as first:
         first_schema = first.read_sync(schema)
         first_rows = first.read_sync(migration_rows)
-    assert [(row[0], row[1]) for row in first_rows] == [(MIGRATION_SET, "m0001_initial")]
-    assert migration_names() == ["m0001_initial"]
+    names = migration_names()
+    assert names[0] == "m0001_initial"
+    assert names == sorted(names), "migrations are numbered and applied in order"
+    assert [(row[0], row[1]) for row in first_rows] == [(MIGRATION_SET, n) for n in names]
 
     for _ in range(2):
         with open_database(db_path) as again:

@@ -1,0 +1,417 @@
+"""The one narrow interface through which the web app reads and changes live rooms.
+
+The sync server is the only owner of live room state. The web app never touches a
+:class:`protocol.room.Room`; it calls a :class:`RoomControl`:
+
+* :class:`LocalRoomControl` when both servers run in one process (direct calls);
+* :class:`RemoteRoomControl` when they run as two processes: the same calls travel
+  over the sync server's control socket (``ws://HOST:PORT/control``, JSON text frames,
+  authenticated by a ``service`` token signed with the shared secret), where
+  :func:`handle_control_socket` answers them with a :class:`LocalRoomControl`.
+
+Either way the same code applies an action, so a play over REST is exactly a play on
+the socket: same permission check, same scheduling, same broadcast.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from typing import Any, Protocol
+
+import trio
+from trio_websocket import (
+    ConnectionClosed,
+    HandshakeError,
+    WebSocketConnection,
+    WebSocketRequest,
+    open_websocket_url,
+)
+
+from protocol.errors import (
+    E_FORBIDDEN,
+    E_INVALID_MESSAGE,
+    E_NO_MEDIA,
+    E_ROOM_NOT_FOUND,
+    E_SERVER_FULL,
+    ProtocolError,
+    WatchpartyError,
+)
+from protocol.messages import Media
+from protocol.room import ROLE_COHOST, ROLE_HOST, Room
+from protocol.tokens import TokenError, issue_token, verify_token
+
+logger = logging.getLogger(__name__)
+
+TYP_SERVICE = "service"
+CONTROL_PATH = "/control"
+E_UNAVAILABLE = "unavailable"
+
+#: Error codes a RoomControl raises (``ControlError.code``), with the HTTP status the
+#: web app answers them with.
+CONTROL_ERROR_STATUS = {
+    E_ROOM_NOT_FOUND: 404,
+    E_FORBIDDEN: 403,
+    E_NO_MEDIA: 409,
+    E_INVALID_MESSAGE: 422,
+    E_SERVER_FULL: 503,
+    E_UNAVAILABLE: 503,
+}
+
+_ACTIONS = ("play", "pause", "seek", "set_rate", "change_media")
+
+
+class ControlError(WatchpartyError):
+    """A room operation was refused.
+
+    Attributes:
+        code: ``room_not_found``, ``forbidden``, ``no_media``, ``invalid_message``,
+            ``server_full`` or ``unavailable`` (the sync server cannot be reached).
+        message: Why, for people.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class RoomControl(Protocol):
+    """What the web app may do to live rooms. Room dicts are described in
+    :func:`room_detail`; every method raises :class:`ControlError`."""
+
+    async def create_room(
+        self,
+        *,
+        name: str,
+        code: str | None = None,
+        settings: dict[str, Any] | None = None,
+        media: dict[str, Any] | None = None,
+        owner_user_id: str | None = None,
+    ) -> dict[str, Any]: ...
+
+    async def get_room(self, code: str) -> dict[str, Any]: ...
+
+    async def list_rooms(self) -> list[dict[str, Any]]: ...
+
+    async def act(self, code: str, *, user_id: str, action: dict[str, Any]) -> dict[str, Any]: ...
+
+    async def remove_user(self, code: str, user_id: str) -> int: ...
+
+    async def delete_room(self, code: str) -> bool: ...
+
+    async def statistics(self) -> dict[str, Any]: ...
+
+
+def room_detail(room: Room) -> dict[str, Any]:
+    """A live room as the web app sees it.
+
+    Returns:
+        ``{"code", "name", "settings", "host_id", "owner_user_id", "created_at_ms",
+        "participants": [...], "participant_count", "playback": {...}, "seq"}``;
+        ``participant_count`` counts connected participants.
+    """
+    return {
+        "code": room.code,
+        "name": room.name,
+        "settings": room.settings.to_dict(),
+        "host_id": room.host_id,
+        "owner_user_id": room.owner_user_id,
+        "created_at_ms": room.created_at_ms,
+        "participants": room.public_participants(),
+        "participant_count": room.connected_count(),
+        "playback": room.playback.to_dict(),
+        "seq": room.seq,
+    }
+
+
+def actor_for_user(room: Room, user_id: str) -> str:
+    """The participant id a REST action by *user_id* acts as.
+
+    The user's own participant with the highest role when it has one; otherwise
+    ``user:<id>``, which the room treats as host when the user owns the room and as
+    a viewer otherwise.
+    """
+    rank = {ROLE_HOST: 0, ROLE_COHOST: 1}
+    mine = sorted(
+        (p for p in room.participants.values() if p.user_id == user_id),
+        key=lambda p: rank.get(p.role, 2),
+    )
+    return mine[0].id if mine else f"user:{user_id}"
+
+
+def _to_control_error(exc: ProtocolError) -> ControlError:
+    code = exc.code if exc.code in CONTROL_ERROR_STATUS else E_INVALID_MESSAGE
+    return ControlError(code, exc.message)
+
+
+class LocalRoomControl:
+    """:class:`RoomControl` on a :class:`sync_server.server.SyncServer` in this process."""
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+
+    def _live(self, code: str) -> Any:
+        live = self.server.rooms.get(code)
+        if live is None:
+            raise ControlError(E_ROOM_NOT_FOUND, f"no live room has code {code!r}")
+        return live
+
+    async def create_room(
+        self,
+        *,
+        name: str,
+        code: str | None = None,
+        settings: dict[str, Any] | None = None,
+        media: dict[str, Any] | None = None,
+        owner_user_id: str | None = None,
+    ) -> dict[str, Any]:
+        if code is not None and code in self.server.rooms:
+            raise ControlError(E_INVALID_MESSAGE, f"room code {code!r} is taken")
+        try:
+            live = await self.server.create_room(
+                code, name, settings=settings, media=media, owner_user_id=owner_user_id
+            )
+        except ProtocolError as exc:
+            raise _to_control_error(exc) from None
+        return room_detail(live.room)
+
+    async def get_room(self, code: str) -> dict[str, Any]:
+        return room_detail(self._live(code).room)
+
+    async def list_rooms(self) -> list[dict[str, Any]]:
+        return [room_detail(live.room) for live in self.server.rooms.values()]
+
+    async def act(self, code: str, *, user_id: str, action: dict[str, Any]) -> dict[str, Any]:
+        """Apply a playback action as *user_id*, exactly as the socket would."""
+        live = self._live(code)
+        room: Room = live.room
+        kind = action.get("type")
+        if kind not in _ACTIONS:
+            raise ControlError(
+                E_INVALID_MESSAGE, f"action type must be one of {', '.join(_ACTIONS)}, got {kind!r}"
+            )
+        pid = actor_for_user(room, user_id)
+        now = self.server.now_ms()
+        try:
+            if kind == "play":
+                events = room.play(pid, position_s=action.get("position_s"), now_ms=now)
+            elif kind == "pause":
+                events = room.pause(pid, now_ms=now)
+            elif kind == "seek":
+                events = room.seek(pid, position_s=float(action["position_s"]), now_ms=now)
+            elif kind == "set_rate":
+                events = room.set_rate(pid, rate=float(action["rate"]), now_ms=now)
+            else:
+                media = Media.model_validate(action.get("media")).model_dump()
+                events = room.change_media(pid, media=media, now_ms=now)
+        except ProtocolError as exc:
+            raise _to_control_error(exc) from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ControlError(E_INVALID_MESSAGE, f"invalid {kind} action: {exc}") from None
+        live.broadcast(events)
+        return {"seq": room.seq, "playback": room.playback.to_dict()}
+
+    async def remove_user(self, code: str, user_id: str) -> int:
+        live = self._live(code)
+        room: Room = live.room
+        removed = 0
+        for p in [p for p in room.participants.values() if p.user_id == user_id]:
+            conn = live.members.pop(p.id, None)
+            if conn is not None:
+                conn.live = None
+                from protocol.errors import CLOSE_NORMAL
+
+                conn.fail(CLOSE_NORMAL, "left the room")
+            live.broadcast(room.leave(p.id, now_ms=self.server.now_ms(), reason="left"))
+            removed += 1
+        return removed
+
+    async def delete_room(self, code: str) -> bool:
+        deleted: bool = await self.server.delete_room(code)
+        return deleted
+
+    async def statistics(self) -> dict[str, Any]:
+        stats: dict[str, Any] = self.server.statistics()
+        return stats
+
+
+# --- the control socket --------------------------------------------------------------------
+_OPS = ("create_room", "get_room", "list_rooms", "act", "remove_user", "delete_room", "statistics")
+
+
+def issue_service_token(secret: str, *, now_s: float, ttl_s: float = 3600.0) -> str:
+    """A token for the control socket (``typ`` ``service``), signed with the shared secret."""
+    return issue_token(secret, {"sub": "web"}, typ=TYP_SERVICE, now_s=now_s, ttl_s=ttl_s)
+
+
+async def handle_control_socket(server: Any, request: WebSocketRequest) -> None:
+    """Serve one control-socket connection (path ``/control``).
+
+    The handshake must carry ``Authorization: Bearer <service token>``; otherwise it
+    is rejected with HTTP 401. Each text frame is a request
+    ``{"id": n, "op": "<RoomControl method>", "args": {...}}`` answered by
+    ``{"id": n, "ok": true, "result": ...}`` or
+    ``{"id": n, "ok": false, "error": {"code", "message"}}``.
+    """
+    headers = {k.decode().lower(): v.decode() for k, v in request.headers}
+    auth = headers.get("authorization", "")
+    token = auth[7:] if auth.lower().startswith("bearer ") else ""
+    try:
+        verify_token(server.secret, token, typ=TYP_SERVICE, now_s=server.now_ms() / 1000.0)
+    except TokenError:
+        await request.reject(401, body=b"control socket: a valid service token is required\n")
+        return
+    ws = await request.accept()
+    control = LocalRoomControl(server)
+    try:
+        while True:
+            frame = await ws.get_message()
+            reply = await _answer(control, frame)
+            await ws.send_message(json.dumps(reply))
+    except ConnectionClosed:
+        return
+
+
+async def _answer(control: LocalRoomControl, frame: str | bytes) -> dict[str, Any]:
+    rid: Any = None
+    try:
+        req = json.loads(frame)
+        if not isinstance(req, dict):
+            raise ValueError("a request must be a JSON object")
+        rid = req.get("id")
+        op = req.get("op")
+        args = req.get("args") or {}
+        if op not in _OPS or not isinstance(args, dict):
+            raise ControlError(E_INVALID_MESSAGE, f"unknown op {op!r}; expected one of {_OPS}")
+        if op in ("get_room", "delete_room"):
+            result = await getattr(control, op)(args["code"])
+        elif op == "remove_user":
+            result = await control.remove_user(args["code"], args["user_id"])
+        elif op == "act":
+            result = await control.act(args["code"], user_id=args["user_id"], action=args["action"])
+        elif op == "create_room":
+            result = await control.create_room(**args)
+        else:
+            result = await getattr(control, op)()
+        return {"id": rid, "ok": True, "result": result}
+    except ControlError as exc:
+        return {"id": rid, "ok": False, "error": {"code": exc.code, "message": exc.message}}
+    except (ValueError, KeyError, TypeError) as exc:
+        return {
+            "id": rid,
+            "ok": False,
+            "error": {"code": E_INVALID_MESSAGE, "message": f"bad control request: {exc}"},
+        }
+
+
+class RemoteRoomControl:
+    """:class:`RoomControl` over a sync server's control socket in another process.
+
+    One connection, opened on first use and reopened after a failure; requests are
+    sent one at a time. Build it with :func:`open_remote_room_control`.
+
+    Args:
+        url: ``ws://HOST:PORT/control``.
+        secret: The shared token key (both processes read it from the database).
+        timeout_s: Longest wait for one answer, seconds.
+    """
+
+    def __init__(self, url: str, secret: str, *, timeout_s: float = 10.0) -> None:
+        self.url = url
+        self.secret = secret
+        self.timeout_s = timeout_s
+        self._lock = trio.Lock()
+        self._ids = itertools.count(1)
+        self._ws: WebSocketConnection | None = None
+        self._cm: Any = None
+
+    async def aclose(self) -> None:
+        if self._cm is not None:
+            cm, self._cm, self._ws = self._cm, None, None
+            with trio.CancelScope(shield=True):
+                try:
+                    await cm.__aexit__(None, None, None)
+                except Exception:  # the connection is being dropped anyway
+                    logger.debug("control socket close failed", exc_info=True)
+
+    async def _connect(self) -> WebSocketConnection:
+        import time
+
+        token = issue_service_token(self.secret, now_s=time.time())
+        cm = open_websocket_url(self.url, extra_headers=[("Authorization", f"Bearer {token}")])
+        try:
+            ws = await cm.__aenter__()
+        except (OSError, HandshakeError) as exc:
+            raise ControlError(E_UNAVAILABLE, f"sync server unreachable at {self.url}: {exc}") from None
+        self._cm, self._ws = cm, ws
+        return ws
+
+    async def _call(self, op: str, **args: Any) -> Any:
+        async with self._lock:
+            for attempt in (1, 2):
+                ws = self._ws or await self._connect()
+                rid = next(self._ids)
+                try:
+                    await ws.send_message(json.dumps({"id": rid, "op": op, "args": args}))
+                except ConnectionClosed:
+                    await self.aclose()
+                    if attempt == 2:
+                        raise ControlError(E_UNAVAILABLE, "sync server closed the control socket") from None
+                    continue  # nothing was applied: safe to send again
+                try:
+                    with trio.fail_after(self.timeout_s):
+                        while True:
+                            reply = json.loads(await ws.get_message())
+                            if reply.get("id") == rid:
+                                break
+                except (ConnectionClosed, trio.TooSlowError):
+                    await self.aclose()
+                    raise ControlError(E_UNAVAILABLE, "no answer from the sync server") from None
+                if reply.get("ok"):
+                    return reply.get("result")
+                error = reply.get("error") or {}
+                raise ControlError(error.get("code", E_INVALID_MESSAGE), error.get("message", ""))
+        raise AssertionError("unreachable")
+
+    async def create_room(
+        self,
+        *,
+        name: str,
+        code: str | None = None,
+        settings: dict[str, Any] | None = None,
+        media: dict[str, Any] | None = None,
+        owner_user_id: str | None = None,
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "create_room",
+            name=name,
+            code=code,
+            settings=settings,
+            media=media,
+            owner_user_id=owner_user_id,
+        )
+        return result
+
+    async def get_room(self, code: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("get_room", code=code)
+        return result
+
+    async def list_rooms(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self._call("list_rooms")
+        return result
+
+    async def act(self, code: str, *, user_id: str, action: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("act", code=code, user_id=user_id, action=action)
+        return result
+
+    async def remove_user(self, code: str, user_id: str) -> int:
+        return int(await self._call("remove_user", code=code, user_id=user_id))
+
+    async def delete_room(self, code: str) -> bool:
+        return bool(await self._call("delete_room", code=code))
+
+    async def statistics(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("statistics")
+        return result
