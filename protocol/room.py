@@ -252,6 +252,7 @@ class Room:
     playback: PlaybackState = field(default_factory=PlaybackState)
     participants: dict[str, Participant] = field(default_factory=dict)
     host_id: str | None = None
+    banned: set[str] = field(default_factory=set)
     dirty: bool = True
     _events: deque[dict[str, Any]] = field(init=False)
     _chat: deque[dict[str, Any]] = field(init=False)
@@ -838,10 +839,20 @@ class Room:
                 kicking oneself.
         """
         self._require_host(pid, "remove participants")
-        self._get(target)
+        victim = self._get(target)
         if target == pid:
             raise ProtocolError(E_INVALID_MESSAGE, "the host cannot remove itself; send leave")
+        # Barred from coming back: its session cannot resume, its account cannot join.
+        self.banned.add(target)
+        if victim.user_id is not None:
+            self.banned.add(USER_ACTOR_PREFIX + victim.user_id)
         return self.leave(target, now_ms=now_ms, reason="kicked")
+
+    def is_banned(self, pid: str | None, user_id: str | None) -> bool:
+        """Whether a participant id or an account was removed from this room by its host."""
+        return (pid is not None and pid in self.banned) or (
+            user_id is not None and USER_ACTOR_PREFIX + user_id in self.banned
+        )
 
     # --- snapshots -----------------------------------------------------------------------
     def snapshot(self, now_ms: float) -> dict[str, Any]:
@@ -850,6 +861,7 @@ class Room:
             "playback": self.playback.to_dict(),
             "owner_user_id": self.owner_user_id,
             "host_id": self.host_id,
+            "banned": sorted(self.banned),
             "participants": [
                 {
                     "id": p.id,
@@ -914,5 +926,6 @@ class Room:
             room.participants[p.id] = p
         host = state.get("host_id")
         room.host_id = host if host in room.participants else None
+        room.banned = set(state.get("banned", []))
         room.dirty = False
         return room

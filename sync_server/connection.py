@@ -382,6 +382,10 @@ class Connection:
             raise CloseConnection(
                 CLOSE_FORBIDDEN, E_GUESTS_NOT_ALLOWED, f"room {room.code} does not admit guests; sign in"
             )
+        if room.is_banned(resume_pid, user_id):
+            raise CloseConnection(
+                CLOSE_KICKED, E_FORBIDDEN, f"you were removed from room {room.code} by its host"
+            )
         now = server.now_ms()
         resumed = False
         events: list[dict[str, Any]]
@@ -584,8 +588,8 @@ class Connection:
             raise ProtocolError(E_NOT_FOUND, f"no chat message {msg.message_id} in this room") from None
         events = live.room.delete_chat(msg.message_id, pid)
         live.broadcast(events)
-        self.ack(msg.id, message_id=msg.message_id, seq=events[-1]["seq"])
         await self._refill_chat_history(live, msg.message_id)
+        self.ack(msg.id, message_id=msg.message_id, seq=events[-1]["seq"])
 
     async def _refill_chat_history(self, live: LiveRoom, deleted_id: int) -> None:
         """Top the history up with older stored messages after a delete, so a joiner

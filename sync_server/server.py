@@ -12,7 +12,7 @@ import gc
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import trio
@@ -405,7 +405,7 @@ class SyncServer:
                     logger.exception("final snapshot failed")
 
 
-def chat_message_public(row: dict[str, Any]) -> dict[str, Any]:
+def chat_message_public(row: Mapping[str, Any]) -> dict[str, Any]:
     """A stored chat row as sent on the socket."""
     return {
         "id": row["id"],

@@ -953,3 +953,27 @@ def test_change_media_resets_the_rate() -> None:
     assert room.playback.rate == 1.0
     assert room.playback.paused is True
     assert room.playback.position_s == 0.0
+
+
+def test_kick_bars_the_participant_and_its_account_across_a_snapshot() -> None:
+    room = make_room()
+    join(room, "host", 0.0)
+    join(room, "guest", 1.0)
+    join(room, "member", 2.0, user_id="u-7")
+    room.kick("host", "guest", now_ms=3.0)
+    room.kick("host", "member", now_ms=4.0)
+    assert room.is_banned("guest", None)
+    assert room.is_banned("someone-new", "u-7")
+    assert not room.is_banned("host", None)
+    restored = Room.restore(
+        code=room.code,
+        name=room.name,
+        created_at_ms=0.0,
+        settings=room.settings.to_dict(),
+        state=json.loads(json.dumps(room.snapshot(5.0))),
+        last_seq=room.seq,
+        limits=room.limits,
+        now_ms=6.0,
+    )
+    assert restored.is_banned("guest", None)
+    assert restored.is_banned(None, "u-7")
