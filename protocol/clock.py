@@ -205,8 +205,7 @@ class ClockEstimator:
         if sample.t3 < sample.t0 or sample.delay_ms < 0:
             if self._estimate is None:
                 raise ValueError(
-                    f"impossible sample: t0={sample.t0} t3={sample.t3} "
-                    f"delay={sample.delay_ms} ms"
+                    f"impossible sample: t0={sample.t0} t3={sample.t3} delay={sample.delay_ms} ms"
                 )
             return self._estimate
         self._samples.append(sample)

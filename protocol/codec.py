@@ -104,9 +104,7 @@ def decode(frame: bytes | str, encoding: str) -> Any:
         if not isinstance(frame, bytes | bytearray):
             raise ProtocolError(E_BAD_FRAME, "expected a binary frame (msgpack), got a text frame")
         try:
-            value = msgpack.unpackb(
-                frame, raw=False, strict_map_key=True, use_list=True
-            )
+            value = msgpack.unpackb(frame, raw=False, strict_map_key=True, use_list=True)
         except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
             raise ProtocolError(E_BAD_FRAME, f"invalid msgpack: {exc}") from None
         except TypeError as exc:  # unhashable map key and the like

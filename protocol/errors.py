@@ -21,8 +21,8 @@ from typing import Any
 # --- WebSocket close codes (RFC 6455 section 7.4.1) -----------------------------------
 CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001  # server shutting down
-CLOSE_PROTOCOL_ERROR = 1002
-CLOSE_POLICY_VIOLATION = 1008
+CLOSE_PROTOCOL_ERROR = 1002  # sent by the WebSocket layer for a malformed frame
+CLOSE_INVALID_PAYLOAD = 1007  # sent by the WebSocket layer for a text frame not UTF-8
 CLOSE_MESSAGE_TOO_BIG = 1009  # frame or message over max_frame_bytes
 CLOSE_INTERNAL_ERROR = 1011
 
@@ -39,13 +39,12 @@ CLOSE_HELLO_TIMEOUT = 4010  # no valid hello within hello_timeout_s
 CLOSE_REPLACED = 4011  # the same participant connected again elsewhere
 CLOSE_KICKED = 4012  # removed from the room by its host
 CLOSE_ROOM_CLOSED = 4013  # the room was deleted
-CLOSE_BAD_HELLO = 4014  # the first message was not a valid hello
 
 CLOSE_REASONS: dict[int, str] = {
     CLOSE_NORMAL: "normal closure",
     CLOSE_GOING_AWAY: "server shutting down",
     CLOSE_PROTOCOL_ERROR: "protocol error",
-    CLOSE_POLICY_VIOLATION: "policy violation",
+    CLOSE_INVALID_PAYLOAD: "invalid frame payload (text not UTF-8)",
     CLOSE_MESSAGE_TOO_BIG: "message too big",
     CLOSE_INTERNAL_ERROR: "internal error",
     CLOSE_AUTH_FAILED: "authentication failed",
@@ -60,7 +59,6 @@ CLOSE_REASONS: dict[int, str] = {
     CLOSE_REPLACED: "replaced by a newer connection of the same participant",
     CLOSE_KICKED: "removed from the room",
     CLOSE_ROOM_CLOSED: "room closed",
-    CLOSE_BAD_HELLO: "the first message must be a valid hello",
 }
 
 # --- Error codes (the ``code`` field of an ``error`` message) -------------------------

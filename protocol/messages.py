@@ -50,7 +50,26 @@ PositionS = Annotated[float, Field(ge=0.0, le=MAX_POSITION_S), AfterValidator(_f
 Rate = Annotated[float, Field(ge=MIN_RATE, le=MAX_RATE), AfterValidator(_finite)]
 RequestId = int | Annotated[str, Field(max_length=64)]
 RoomCode = Annotated[str, Field(pattern=ROOM_CODE_PATTERN)]
-DisplayName = Annotated[str, Field(min_length=1, max_length=40)]
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value.strip()
+
+
+def _media_url(value: str) -> str:
+    # Only what a player can load: no javascript:, data: or file: URLs handed to every
+    # browser in the room.
+    lowered = value.strip().lower()
+    if not (lowered.startswith(("http://", "https://")) or value.startswith("/")):
+        raise ValueError("must be an http(s) URL or a path starting with /")
+    if value.startswith("//"):
+        raise ValueError("must be an http(s) URL or a path starting with /")
+    return value.strip()
+
+
+DisplayName = Annotated[str, Field(min_length=1, max_length=40), AfterValidator(_not_blank)]
 
 
 class _Model(BaseModel):
@@ -62,12 +81,12 @@ class Media(_Model):
 
     Attributes:
         url: Absolute http(s) URL or a path on the web app (``/media/...``), at most
-            2048 characters.
+            2048 characters; other schemes (``javascript:``, ``data:``) are refused.
         title: Shown to participants, at most 200 characters.
         duration_s: Length in seconds, when known; positions never pass it.
     """
 
-    url: Annotated[str, Field(min_length=1, max_length=2048)]
+    url: Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(_media_url)]
     title: Annotated[str, Field(max_length=200)] = ""
     duration_s: Annotated[float, Field(ge=0.0, le=MAX_POSITION_S)] | None = None
 
@@ -96,7 +115,7 @@ class Resume(_Model):
 
 
 class CreateRoom(_Model):
-    name: Annotated[str, Field(min_length=1, max_length=100)]
+    name: Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_not_blank)]
     settings: RoomSettingsPatch = RoomSettingsPatch()
     media: Media | None = None
 
@@ -361,9 +380,7 @@ def parse_client_message(raw: Any) -> Any:
             when a field is missing, of the wrong type or out of range.
     """
     if not isinstance(raw, dict):
-        raise ProtocolError(
-            E_INVALID_MESSAGE, f"a message must be a map, got {type(raw).__name__}"
-        )
+        raise ProtocolError(E_INVALID_MESSAGE, f"a message must be a map, got {type(raw).__name__}")
     kind = raw.get("type")
     if not isinstance(kind, str) or kind not in CLIENT_TYPES:
         shown = repr(kind)[:40]

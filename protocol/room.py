@@ -5,7 +5,9 @@ does I/O or reads a clock. The sync server owns one :class:`Room` per live room,
 calls its methods as messages arrive, and broadcasts the events they return.
 
 Every change that others must see is an **event**: a dict with ``type`` and a room
-sequence number ``seq`` (1, 2, 3, ... per room, never reused). The newest
+sequence number ``seq`` (1, 2, 3, ... per room; snapshots keep the counter, so only a
+crash between two snapshots can hand out a number twice, and sessions from an earlier
+run then resume with the full state). The newest
 ``resume_buffer`` events are kept so a reconnecting client can be sent exactly what
 it missed (:meth:`Room.events_since`).
 
@@ -338,7 +340,10 @@ class Room:
         if p is not None:
             return p.role
         if actor.startswith(USER_ACTOR_PREFIX):
-            owner = self.owner_user_id is not None and actor[len(USER_ACTOR_PREFIX) :] == self.owner_user_id
+            owner = (
+                self.owner_user_id is not None
+                and actor[len(USER_ACTOR_PREFIX) :] == self.owner_user_id
+            )
             return ROLE_HOST if owner else ROLE_VIEWER
         return None
 
@@ -514,7 +519,9 @@ class Room:
             for p in self.participants.values()
             if p.connected
         ]
-        return schedule_lead_ms(rtts, min_ms=self.limits.min_lead_ms, max_ms=self.limits.max_lead_ms)
+        return schedule_lead_ms(
+            rtts, min_ms=self.limits.min_lead_ms, max_ms=self.limits.max_lead_ms
+        )
 
     def _blockers(self) -> list[Participant]:
         return [p for p in self.participants.values() if p.connected and p.waitable and p.buffering]
@@ -654,9 +661,7 @@ class Room:
             p.drift_ms = None
         return [self._playback_event("change_media", pid)]
 
-    def set_buffering(
-        self, pid: str, *, buffering: bool, now_ms: float
-    ) -> list[dict[str, Any]]:
+    def set_buffering(self, pid: str, *, buffering: bool, now_ms: float) -> list[dict[str, Any]]:
         """Record a participant's buffering state and apply wait-for-everyone.
 
         A ready report makes the participant waitable. With wait-for-everyone on, a
@@ -794,7 +799,9 @@ class Room:
         self._chat.extend(messages)
 
     # --- administration --------------------------------------------------------------
-    def update_settings(self, pid: str, patch: dict[str, Any], *, now_ms: float) -> list[dict[str, Any]]:
+    def update_settings(
+        self, pid: str, patch: dict[str, Any], *, now_ms: float
+    ) -> list[dict[str, Any]]:
         """Change room settings (host only).
 
         Raises:
@@ -821,6 +828,10 @@ class Room:
         if role == ROLE_HOST:
             if target == pid:
                 return []
+            if not t.connected:
+                raise ProtocolError(
+                    E_INVALID_MESSAGE, "host can only be handed to a connected participant"
+                )
             return self._make_host(target)
         if target == pid:
             raise ProtocolError(

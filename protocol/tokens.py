@@ -56,7 +56,9 @@ class Identity:
     expires_at_s: int
 
 
-def issue_token(secret: str, claims: dict[str, Any], *, typ: str, now_s: float, ttl_s: float) -> str:
+def issue_token(
+    secret: str, claims: dict[str, Any], *, typ: str, now_s: float, ttl_s: float
+) -> str:
     """Sign a token.
 
     Args:

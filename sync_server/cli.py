@@ -1,9 +1,12 @@
 """The ``watchparty`` command line.
 
 Subcommands:
-    serve     Run the sync server until SIGINT or SIGTERM.
-    settings  List every setting with its default, unit and environment variable.
-    rooms     List the rooms stored in the database.
+    serve            Run the sync server and the web app in one process.
+    serve-sync       Run only the sync server.
+    serve-web        Run only the web app, reaching a separate sync server.
+    createsuperuser  Create an admin account.
+    settings         List every setting with its default, unit and environment variable.
+    rooms            List the rooms stored in the database.
 
 Every setting can come from a flag, a ``WATCHPARTY_*`` environment variable or a
 TOML file (``--config``); see ``watchparty settings``.
@@ -16,13 +19,17 @@ import json
 import logging
 import signal
 import sys
+import time
 from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from functools import partial
 from typing import Any
 
 import trio
 
 import data
 from data import rooms as room_store
+from protocol.errors import WatchpartyError
 from sync_server.config import ENV_PREFIX, SETTINGS, Config, ConfigError, load_config
 from sync_server.logs import setup_logging
 from sync_server.server import serve_sync
@@ -31,12 +38,29 @@ logger = logging.getLogger("watchparty")
 
 EPILOG_SERVE = """\
 examples:
-  watchparty serve                         # ws://127.0.0.1:8765/ws, ./watchparty.db, demo room
-  watchparty serve --host 0.0.0.0 --port 9000 --db /var/lib/watchparty/wp.db
+  watchparty serve        # sync ws://127.0.0.1:8765/ws + web http://127.0.0.1:8000/api/docs/
+  watchparty serve --host 0.0.0.0 --web-host 0.0.0.0 --db /var/lib/watchparty/wp.db
   WATCHPARTY_LOG_FORMAT=json watchparty serve --config /etc/watchparty.toml
 
-Players connect to ws://HOST:PORT/ws and send a hello (see protocol/PROTOCOL.md).
-Settings come from --config (TOML), then WATCHPARTY_* variables, then flags.
+Players connect to ws://HOST:PORT/ws and send a hello (see protocol/PROTOCOL.md); the
+REST API and its docs page are on the web port. Settings come from --config (TOML),
+then WATCHPARTY_* variables, then flags.
+"""
+
+EPILOG_SERVE_SYNC = """\
+example:
+  watchparty serve-sync --port 8765 --db /var/lib/watchparty/wp.db
+
+Run the web app apart with serve-web on the same database.
+"""
+
+EPILOG_SERVE_WEB = """\
+example:
+  watchparty serve-web --web-port 8000 --sync-url ws://127.0.0.1:8765/control \\
+      --db /var/lib/watchparty/wp.db
+
+The web app changes live rooms only through the sync server's control socket;
+--sync-url defaults to ws://127.0.0.1:PORT/control with PORT the --port setting.
 """
 
 
@@ -48,10 +72,16 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
         helptext = f"{s.help}{unit} (default: {s.default!r})"
         if isinstance(s.default, bool):
             group.add_argument(
-                flag, dest=s.name, action=argparse.BooleanOptionalAction, default=None, help=helptext
+                flag,
+                dest=s.name,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=helptext,
             )
         else:
-            group.add_argument(flag, dest=s.name, type=str, default=None, metavar=s.name.upper(), help=helptext)
+            group.add_argument(
+                flag, dest=s.name, type=str, default=None, metavar=s.name.upper(), help=helptext
+            )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,14 +94,44 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser(
         "serve",
-        help="run the sync server until SIGINT/SIGTERM",
-        description="Run the sync server. Rooms live in memory and are snapshotted to SQLite; "
-        "SIGINT or SIGTERM closes every connection (1001) and writes every room before exit.",
+        help="run the sync server and the web app in one process",
+        description="Run the sync server and the web app in one process on one database. "
+        "Rooms live in memory and are snapshotted to SQLite; SIGINT or SIGTERM closes every "
+        "connection (1001) and writes every room before exit.",
         epilog=EPILOG_SERVE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve.add_argument("--config", metavar="FILE", help="TOML settings file")
     _add_setting_flags(serve)
+
+    for name, helptext, epilog in (
+        ("serve-sync", "run only the sync server", EPILOG_SERVE_SYNC),
+        ("serve-web", "run only the web app (REST API, pages)", EPILOG_SERVE_WEB),
+    ):
+        one = sub.add_parser(
+            name,
+            help=helptext,
+            description=helptext.capitalize() + "; stops cleanly on SIGINT/SIGTERM.",
+            epilog=epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        one.add_argument("--config", metavar="FILE", help="TOML settings file")
+        _add_setting_flags(one)
+
+    su = sub.add_parser(
+        "createsuperuser",
+        help="create an admin account",
+        description="Create an account with the admin role. Asks for what is not given "
+        "as an option when a terminal is attached.",
+        epilog="example:\n  watchparty createsuperuser --email admin@example.org "
+        "--display-name Admin --password-stdin < pw.txt",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    su.add_argument("--email", help="e-mail address to sign in with")
+    su.add_argument("--display-name", help="name shown to others")
+    su.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    su.add_argument("--db", default=None, help="SQLite database file (default: watchparty.db)")
+    su.add_argument("--config", metavar="FILE", help="TOML settings file")
 
     settings = sub.add_parser(
         "settings",
@@ -98,19 +158,40 @@ def _config_from(args: argparse.Namespace) -> Config:
     return load_config(toml_path=toml_path, overrides=overrides)
 
 
-async def _serve(config: Config) -> None:
-    async with trio.open_nursery() as nursery:
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            await nursery.start(serve_sync, config)
+async def _serve(config: Config, *, sync: bool = True, web: bool = True) -> None:
+    """Run the chosen servers on one database until SIGINT or SIGTERM."""
+    from sync_server.control import LocalRoomControl, open_remote_room_control
+    from sync_server.server import open_server_secret
 
-            async def stop_on_signal() -> None:
-                async for signum in signals:
-                    logger.info("received %s; shutting down", signal.Signals(signum).name)
-                    nursery.cancel_scope.cancel()
-                    return
+    db = await trio.to_thread.run_sync(data.open_database, config.db)
+    try:
+        async with AsyncExitStack() as stack, trio.open_nursery() as nursery:
+            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
 
-            nursery.start_soon(stop_on_signal)
-            await trio.sleep_forever()
+                async def stop_on_signal() -> None:
+                    async for signum in signals:
+                        logger.info("received %s; shutting down", signal.Signals(signum).name)
+                        nursery.cancel_scope.cancel()
+                        return
+
+                nursery.start_soon(stop_on_signal)
+                rooms: Any
+                if sync:
+                    sync_server = await nursery.start(partial(serve_sync, config, db=db))
+                    rooms, secret = LocalRoomControl(sync_server), sync_server.secret
+                else:
+                    secret = await open_server_secret(config, db, time.time() * 1000.0)
+                    url = config.sync_url or f"ws://127.0.0.1:{config.port}/control"
+                    rooms = await stack.enter_async_context(open_remote_room_control(url, secret))
+                if web:
+                    from admin_app.serve import serve_web
+
+                    await nursery.start(
+                        partial(serve_web, config, db=db, rooms=rooms, secret=secret)
+                    )
+                await trio.sleep_forever()
+    finally:
+        db.close()
 
 
 def _cmd_settings(as_json: bool) -> int:
@@ -134,6 +215,11 @@ def _cmd_settings(as_json: bool) -> int:
 
 
 def _cmd_rooms(config: Config) -> int:
+    from pathlib import Path
+
+    if not Path(config.db).exists():
+        print(f"watchparty: error: no database at {config.db}", file=sys.stderr)
+        return 2
     db = data.open_database(config.db)
     try:
         snaps: list[Any] = db.read_sync(room_store.load_room_snapshots)
@@ -146,7 +232,52 @@ def _cmd_rooms(config: Config) -> int:
         playback = snap["state"].get("playback", {})
         media = (playback.get("media") or {}).get("title") or "-"
         state = "paused" if playback.get("paused", True) else "playing"
-        print(f"{snap['code']:<34} {snap['name'][:30]:<32} {state:<8} seq={snap['last_seq']:<6} {media}")
+        name = snap["name"][:30]
+        print(f"{snap['code']:<34} {name:<32} {state:<8} seq={snap['last_seq']:<6} {media}")
+    return 0
+
+
+def _cmd_createsuperuser(config: Config, args: argparse.Namespace) -> int:
+    import getpass
+
+    from admin_app.accounts import create_superuser
+
+    interactive = sys.stdin.isatty()
+    email = args.email or (input("E-mail: ").strip() if interactive else "")
+    name = args.display_name or (input("Display name: ").strip() if interactive else "")
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif interactive:
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Password (again): "):
+            print("watchparty: error: the passwords differ", file=sys.stderr)
+            return 2
+    else:
+        password = ""
+    if not (email and name and password):
+        print(
+            "watchparty: error: give --email, --display-name and --password-stdin "
+            "(or run it in a terminal to be asked)",
+            file=sys.stderr,
+        )
+        return 2
+
+    async def run() -> dict[str, Any]:
+        db = await trio.to_thread.run_sync(data.open_database, config.db)
+        try:
+            user: dict[str, Any] = await create_superuser(
+                db, email=email, password=password, display_name=name
+            )
+            return user
+        finally:
+            db.close()
+
+    try:
+        user = trio.run(run)
+    except WatchpartyError as exc:
+        print(f"watchparty: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"created admin {user['email']} (id {user['id']})")
     return 0
 
 
@@ -160,17 +291,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "rooms":
             config = load_config(toml_path=args.config, overrides={"db": args.db})
             return _cmd_rooms(config)
+        if args.command == "createsuperuser":
+            config = load_config(toml_path=args.config, overrides={"db": args.db})
+            return _cmd_createsuperuser(config, args)
         config = _config_from(args)
     except ConfigError as exc:
         print(f"watchparty: error: {exc}", file=sys.stderr)
         return 2
     setup_logging(config.log_level, config.log_format)
+    which = {"serve": (True, True), "serve-sync": (True, False), "serve-web": (False, True)}
+    sync, web = which[args.command]
     try:
-        trio.run(_serve, config)
+        trio.run(partial(_serve, config, sync=sync, web=web))
     except KeyboardInterrupt:  # a second Ctrl-C before the handler was installed
         return 130
-    except OSError as exc:
-        logger.error("cannot start: %s", exc)
+    except Exception as exc:
+        # trio delivers a failure to bind (port in use) inside an exception group.
+        group = exc if isinstance(exc, ExceptionGroup) else ExceptionGroup("", [exc])
+        oserrors = group.subgroup(OSError)
+        if oserrors is None:
+            raise
+        for error in oserrors.exceptions:
+            logger.error("cannot start: %s", error)
         return 1
     return 0
 

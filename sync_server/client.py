@@ -288,7 +288,9 @@ class SyncClient:
         return self.close_code
 
     # --- time -------------------------------------------------------------------------------
-    async def sync_time(self, samples: int = 32, spacing_s: float = 0.05, timeout_s: float = 10.0) -> ClockEstimate:
+    async def sync_time(
+        self, samples: int = 32, spacing_s: float = 0.05, timeout_s: float = 10.0
+    ) -> ClockEstimate:
         """Run a burst of NTP-style exchanges (RFC 5905 on-wire) and return the estimate.
 
         Args:
@@ -380,7 +382,9 @@ class SyncClient:
     async def set_rate(self, rate: float) -> dict[str, Any]:
         return await self.request({"type": "set_rate", "rate": rate})
 
-    async def change_media(self, url: str, title: str = "", duration_s: float | None = None) -> dict[str, Any]:
+    async def change_media(
+        self, url: str, title: str = "", duration_s: float | None = None
+    ) -> dict[str, Any]:
         media: dict[str, Any] = {"url": url, "title": title}
         if duration_s is not None:
             media["duration_s"] = duration_s
@@ -403,7 +407,11 @@ class SyncClient:
         local = self.clock()
         pos = self.position_s(local) if position_s is None else position_s
         return await self.request(
-            {"type": "position_report", "position_s": pos, "server_time_ms": self.server_time_ms(local)}
+            {
+                "type": "position_report",
+                "position_s": pos,
+                "server_time_ms": self.server_time_ms(local),
+            }
         )
 
     async def buffer_state(self, buffering: bool) -> dict[str, Any]:
@@ -426,7 +434,7 @@ async def open_sync_client(
     encoding: str = MSGPACK,
     clock: Callable[[], float] | None = None,
     sync_interval_s: float | None = None,
-    max_message_size: int = 1 << 20,
+    max_message_size: int = 16 << 20,
 ) -> AsyncIterator[SyncClient]:
     """Connect, send ``hello`` and yield the joined client; close on exit.
 
@@ -502,7 +510,9 @@ async def _periodic_sync(client: SyncClient, interval_s: float) -> None:
             return
 
 
-def skewed_clock(offset_ms: float, skew_ppm: float = 0.0, base: Callable[[], float] = wall_clock_ms) -> Callable[[], float]:
+def skewed_clock(
+    offset_ms: float, skew_ppm: float = 0.0, base: Callable[[], float] = wall_clock_ms
+) -> Callable[[], float]:
     """A clock *offset_ms* ahead of *base* running *skew_ppm* parts per million fast.
 
     For tests and benchmarks: ``skewed_clock(-3_600_000)`` is an hour behind.

@@ -37,6 +37,7 @@ class Setting:
         unit: Unit of the value (``s``, ``ms``, ``bytes``, ...) or ``""``.
         help: One line for ``--help`` and the docs.
         minimum: Smallest allowed value for numbers, or ``None``.
+        maximum: Largest allowed value for numbers, or ``None``.
     """
 
     name: str
@@ -44,11 +45,12 @@ class Setting:
     unit: str
     help: str
     minimum: float | None = None
+    maximum: float | None = None
 
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("host", "127.0.0.1", "", "Address the sync socket listens on (0.0.0.0 for all)."),
-    Setting("port", 8765, "", "TCP port of the sync socket (0 picks a free port).", 0),
+    Setting("port", 8765, "", "TCP port of the sync socket (0 picks a free port).", 0, 65535),
     Setting("db", "watchparty.db", "", "SQLite database file (created if missing)."),
     Setting(
         "secret_key",
@@ -57,7 +59,7 @@ SETTINGS: tuple[Setting, ...] = (
         "HS256 key for tokens, at least 32 bytes; empty: generated once and kept in the database.",
     ),
     Setting("web_host", "127.0.0.1", "", "Address the web app (REST API, pages) listens on."),
-    Setting("web_port", 8000, "", "TCP port of the web app (0 picks a free port).", 0),
+    Setting("web_port", 8000, "", "TCP port of the web app (0 picks a free port).", 0, 65535),
     Setting(
         "sync_url",
         "",
@@ -73,39 +75,117 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cors_origins", "", "", "Comma-separated origins allowed by CORS; empty: no CORS."),
     Setting("access_token_ttl_s", 3_600.0, "s", "Lifetime of an access token.", 1.0),
     Setting("refresh_token_ttl_s", 1_209_600.0, "s", "Lifetime of a refresh token.", 1.0),
-    Setting("auth_rate_limit_per_min", 20, "reqs/min", "Auth requests per client IP per endpoint.", 1),
-    Setting("max_request_bytes", 1_048_576, "bytes", "Largest HTTP request body of the web app.", 1024),
+    Setting(
+        "auth_rate_limit_per_min", 20, "reqs/min", "Auth requests per client IP per endpoint.", 1
+    ),
+    Setting(
+        "max_request_bytes", 1_048_576, "bytes", "Largest HTTP request body of the web app.", 1024
+    ),
     Setting("log_level", "INFO", "", "Log level: DEBUG, INFO, WARNING or ERROR."),
     Setting("log_format", "text", "", "Log format: text or json (one JSON object a line)."),
     Setting("demo", True, "", "Create the guest-friendly demo room 'demo' at start if missing."),
     Setting("allow_guests", True, "", "Admit guests (display name, no account) where rooms allow."),
     Setting("guest_rooms", True, "", "Let guests create rooms with hello.create."),
-    Setting("max_frame_bytes", 65_536, "bytes", "Largest message a client may send; over it: close 1009.", 256),
-    Setting("max_chat_chars", 2_000, "chars", "Longest chat message.", 1),
-    Setting("rate_limit_per_s", 20.0, "msgs/s", "Sustained messages per second per connection.", 0.1),
+    Setting(
+        "max_frame_bytes",
+        65_536,
+        "bytes",
+        "Largest message a client may send; over it: close 1009.",
+        256,
+    ),
+    Setting("max_chat_chars", 2_000, "chars", "Longest chat message (at most 10,000).", 1, 10_000),
+    Setting(
+        "rate_limit_per_s", 20.0, "msgs/s", "Sustained messages per second per connection.", 0.1
+    ),
     Setting("rate_limit_burst", 40, "msgs", "Messages a connection may send in a burst.", 1),
-    Setting("time_sync_per_s", 20.0, "msgs/s", "Sustained time_sync requests per second per connection.", 0.1),
-    Setting("time_sync_burst", 80, "msgs", "time_sync requests a connection may send in a burst.", 1),
+    Setting(
+        "time_sync_per_s",
+        20.0,
+        "msgs/s",
+        "Sustained time_sync requests per second per connection.",
+        0.1,
+    ),
+    Setting(
+        "time_sync_burst", 80, "msgs", "time_sync requests a connection may send in a burst.", 1
+    ),
     Setting("max_participants_per_room", 500, "", "Participants in one room at once.", 1),
     Setting("max_rooms", 1_000, "", "Live rooms on the server.", 1),
     Setting("max_connections", 10_000, "", "Open sync connections on the server.", 1),
-    Setting("send_queue_max", 256, "msgs", "Messages queued for one slow client before it is closed (4009).", 4),
-    Setting("slow_close_timeout_s", 5.0, "s", "How long a too-slow client gets to take its close frame.", 0.1),
-    Setting("hello_timeout_s", 10.0, "s", "Time a new connection has to send a valid hello (close 4010).", 0.1),
-    Setting("heartbeat_interval_s", 10.0, "s", "Interval of the server's pings (RTT measurement and liveness).", 0.05),
+    Setting(
+        "send_queue_max",
+        256,
+        "msgs",
+        "Messages queued for one slow client before it is closed (4009).",
+        4,
+    ),
+    Setting(
+        "slow_close_timeout_s",
+        5.0,
+        "s",
+        "How long a too-slow client gets to take its close frame.",
+        0.1,
+    ),
+    Setting(
+        "hello_timeout_s",
+        10.0,
+        "s",
+        "Time a new connection has to send a valid hello (close 4010).",
+        0.1,
+    ),
+    Setting(
+        "heartbeat_interval_s",
+        10.0,
+        "s",
+        "Interval of the server's pings (RTT measurement and liveness).",
+        0.05,
+    ),
     Setting("heartbeat_timeout_s", 30.0, "s", "Close a connection silent this long (4008).", 0.1),
-    Setting("reconnect_grace_s", 20.0, "s", "How long a dropped participant keeps its place and role.", 0.0),
+    Setting(
+        "reconnect_grace_s",
+        20.0,
+        "s",
+        "How long a dropped participant keeps its place and role.",
+        0.0,
+    ),
     Setting("ready_timeout_s", 10.0, "s", "Longest wait-for-everyone hold before playing on.", 0.0),
-    Setting("snapshot_interval_s", 5.0, "s", "How often changed rooms are written to the database.", 0.05),
-    Setting("stats_interval_s", 5.0, "s", "How often participants' drift and RTT are broadcast.", 0.05),
+    Setting(
+        "snapshot_interval_s",
+        5.0,
+        "s",
+        "How often changed rooms are written to the database.",
+        0.05,
+    ),
+    Setting(
+        "stats_interval_s", 5.0, "s", "How often participants' drift and RTT are broadcast.", 0.05
+    ),
     Setting("chat_history", 50, "msgs", "Chat messages sent to a joiner.", 0),
     Setting("resume_buffer", 512, "events", "Room events kept for reconnects to resume from.", 1),
     Setting("min_lead_ms", 50.0, "ms", "Smallest lead of a scheduled play or seek.", 0.0),
     Setting("max_lead_ms", 1_000.0, "ms", "Largest lead of a scheduled play or seek.", 0.0),
-    Setting("drift_threshold_ms", 40.0, "ms", "Drift beyond which a participant is told to correct.", 0.0),
-    Setting("drift_seek_ms", 1_000.0, "ms", "Drift beyond which the correction is a seek, not a rate nudge.", 0.0),
-    Setting("correction_cooldown_s", 2.0, "s", "Least time between two corrections sent to one participant.", 0.0),
-    Setting("session_ttl_s", 86_400.0, "s", "Lifetime of a participant's resume session token.", 1.0),
+    Setting(
+        "drift_threshold_ms",
+        40.0,
+        "ms",
+        "Drift beyond which a participant is told to correct.",
+        0.0,
+    ),
+    Setting(
+        "drift_seek_ms",
+        1_000.0,
+        "ms",
+        "Drift beyond which the correction is a seek, not a rate nudge.",
+        0.0,
+    ),
+    Setting(
+        "correction_cooldown_s",
+        2.0,
+        "s",
+        "Least time between two corrections sent to one participant.",
+        0.0,
+    ),
+    Setting(
+        "session_ttl_s", 86_400.0, "s", "Lifetime of a participant's resume session token.", 1.0
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -188,6 +268,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         raise ConfigError(f"setting {name!r} in {source} must be a finite number, got {value}")
     if setting.minimum is not None and value < setting.minimum:
         raise ConfigError(f"setting {name!r} in {source} must be >= {setting.minimum}, got {value}")
+    if setting.maximum is not None and value > setting.maximum:
+        raise ConfigError(f"setting {name!r} in {source} must be <= {setting.maximum}, got {value}")
     if name == "log_level" and value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"setting 'log_level' in {source} must be DEBUG, INFO, WARNING or ERROR")
     if name == "log_format" and value not in ("text", "json"):
@@ -223,13 +305,18 @@ def load_config(
     then *overrides* (the command-line flags that were given).
 
     The TOML file holds top-level keys named as in :data:`SETTINGS`
-    (``port = 9000``), optionally under a ``[watchparty]`` table.
+    (``port = 9000``), or all of them under a ``[watchparty]`` table. Without
+    *toml_path*, the file named by the ``WATCHPARTY_CONFIG`` environment variable is
+    read, if set.
 
     Raises:
         ConfigError: for an unreadable file, an unknown key or a bad value, naming
             the key and where it came from.
     """
     values: dict[str, Any] = {}
+    env = os.environ if environ is None else environ
+    if toml_path is None and env.get(ENV_PREFIX + "CONFIG"):
+        toml_path = env[ENV_PREFIX + "CONFIG"]
     if toml_path is not None:
         try:
             with open(toml_path, "rb") as fh:
@@ -239,10 +326,15 @@ def load_config(
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {toml_path} is not valid TOML: {exc}") from None
         if isinstance(data.get("watchparty"), dict):
+            others = sorted(k for k in data if k != "watchparty")
+            if others:
+                raise ConfigError(
+                    f"config file {toml_path}: keys outside the [watchparty] table: "
+                    f"{', '.join(others)}; put every setting inside it"
+                )
             data = data["watchparty"]
         for key, value in data.items():
             values[key] = _coerce(key, value, f"config file {toml_path}")
-    env = os.environ if environ is None else environ
     for key, raw in env.items():
         if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
             continue

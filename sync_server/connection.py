@@ -232,7 +232,7 @@ class Connection:
     # --- dispatch ---------------------------------------------------------------------
     async def handle_frame(self, frame: bytes | str, received_ms: float) -> None:
         """Decode, validate, rate-limit and apply one frame; answer errors in band."""
-        if self.encoding is None or not self.fixed_encoding and self.live is None:
+        if self.encoding is None or (not self.fixed_encoding and self.live is None):
             self.encoding = encoding_of_frame(frame)
         raw: Any = None
         try:
@@ -248,11 +248,19 @@ class Connection:
                 )
             msg = m.parse_client_message(raw)
             await self.apply(msg, received_ms)
-        except ProtocolError as exc:
-            self.send_error(exc, m.request_id_of(raw))
         except CloseConnection as exc:
             self.send_error(ProtocolError(exc.error_code, exc.message), m.request_id_of(raw))
             self.fail(exc.close_code, exc.message)
+        except ProtocolError as exc:
+            self.send_error(exc, m.request_id_of(raw))
+        except NotFoundError as exc:  # a chat message deleted while this request ran
+            self.send_error(ProtocolError(E_NOT_FOUND, str(exc)), m.request_id_of(raw))
+        except Exception:
+            logger.exception("%r: unexpected error handling a message", self)
+            self.send_error(
+                ProtocolError(E_INTERNAL, "the server failed; the request was not applied"),
+                m.request_id_of(raw),
+            )
 
     async def apply(self, msg: Any, received_ms: float) -> None:
         kind = msg.type
@@ -261,7 +269,12 @@ class Connection:
             return
         if kind == "ping":
             self.send_message(
-                {"type": "pong", "nonce": msg.nonce, "request_id": msg.id, "server_time_ms": received_ms}
+                {
+                    "type": "pong",
+                    "nonce": msg.nonce,
+                    "request_id": msg.id,
+                    "server_time_ms": received_ms,
+                }
             )
             return
         if kind == "pong":
@@ -326,7 +339,9 @@ class Connection:
         now_s = now / 1000.0
         try:
             if msg.resume is not None:
-                claims = verify_token(server.secret, msg.resume.session, typ=TYP_SESSION, now_s=now_s)
+                claims = verify_token(
+                    server.secret, msg.resume.session, typ=TYP_SESSION, now_s=now_s
+                )
                 if claims.get("room") != msg.room or not isinstance(claims.get("pid"), str):
                     raise TokenError("invalid token: the session is for another room")
                 resume_pid = claims["pid"]
@@ -347,13 +362,13 @@ class Connection:
             raise ProtocolError(
                 E_INVALID_MESSAGE, "hello needs a token, a resume session or a display_name"
             )
-        if guest and user_id is None and not config.allow_guests and resume_pid is None:
+        target = server.rooms.get(msg.room)
+        resumable = (
+            resume_pid is not None and target is not None and resume_pid in target.room.participants
+        )
+        if guest and user_id is None and not config.allow_guests and not resumable:
             raise CloseConnection(
                 CLOSE_FORBIDDEN, E_GUESTS_NOT_ALLOWED, "this server does not admit guests; sign in"
-            )
-        if len(server.connections) > config.max_connections:
-            raise CloseConnection(
-                CLOSE_SERVER_FULL, E_SERVER_FULL, f"the server has {config.max_connections} connections"
             )
         live = server.rooms.get(msg.room)
         if live is None:
@@ -363,7 +378,9 @@ class Connection:
                 )
             if user_id is None and not config.guest_rooms:
                 raise CloseConnection(
-                    CLOSE_FORBIDDEN, E_FORBIDDEN, "guests may not create rooms on this server; sign in"
+                    CLOSE_FORBIDDEN,
+                    E_FORBIDDEN,
+                    "guests may not create rooms on this server; sign in",
                 )
             try:
                 live = await server.create_room(
@@ -378,9 +395,16 @@ class Connection:
                     raise CloseConnection(CLOSE_SERVER_FULL, exc.code, exc.message) from None
                 raise
         room = live.room
-        if guest and user_id is None and not room.settings.allow_guests and resume_pid is None:
+        if (
+            guest
+            and user_id is None
+            and not room.settings.allow_guests
+            and not (resume_pid is not None and resume_pid in room.participants)
+        ):
             raise CloseConnection(
-                CLOSE_FORBIDDEN, E_GUESTS_NOT_ALLOWED, f"room {room.code} does not admit guests; sign in"
+                CLOSE_FORBIDDEN,
+                E_GUESTS_NOT_ALLOWED,
+                f"room {room.code} does not admit guests; sign in",
             )
         if room.is_banned(resume_pid, user_id):
             raise CloseConnection(
@@ -399,14 +423,15 @@ class Connection:
         else:
             pid = resume_pid or _new_pid(room.participants)
             try:
-                participant, events = room.join(pid, name=name, user_id=user_id, guest=guest, now_ms=now)
+                participant, events = room.join(
+                    pid, name=name, user_id=user_id, guest=guest, now_ms=now
+                )
             except ProtocolError as exc:
                 if exc.code == E_ROOM_FULL:
                     raise CloseConnection(CLOSE_ROOM_FULL, exc.code, exc.message) from None
                 raise
         self.live, self.pid = live, participant.id
         live.members[participant.id] = self
-        self.server.connections.add(self)
         missed: list[dict[str, Any]] | None = None
         if msg.resume is not None:
             # Only this run's events are kept; a session from before a restart
@@ -504,7 +529,9 @@ class Connection:
 
     async def on_position_report(self, live: LiveRoom, pid: str, msg: m.PositionReport) -> None:
         room = live.room
-        drift = room.report_position(pid, position_s=msg.position_s, server_time_ms=msg.server_time_ms)
+        drift = room.report_position(
+            pid, position_s=msg.position_s, server_time_ms=msg.server_time_ms
+        )
         self.ack(msg.id, drift_ms=None if drift is None else round(drift, 1))
         if drift is None or room.playback.paused:
             return
@@ -535,7 +562,9 @@ class Connection:
         self.send_message(body)
 
     async def on_buffer_state(self, live: LiveRoom, pid: str, msg: m.BufferState) -> None:
-        live.broadcast(live.room.set_buffering(pid, buffering=msg.buffering, now_ms=self.server.now_ms()))
+        live.broadcast(
+            live.room.set_buffering(pid, buffering=msg.buffering, now_ms=self.server.now_ms())
+        )
         self.ack(msg.id)
 
     async def on_chat_send(self, live: LiveRoom, pid: str, msg: m.ChatSend) -> None:
@@ -585,7 +614,9 @@ class Connection:
                 )
             )
         except NotFoundError:
-            raise ProtocolError(E_NOT_FOUND, f"no chat message {msg.message_id} in this room") from None
+            raise ProtocolError(
+                E_NOT_FOUND, f"no chat message {msg.message_id} in this room"
+            ) from None
         events = live.room.delete_chat(msg.message_id, pid)
         live.broadcast(events)
         await self._refill_chat_history(live, msg.message_id)
@@ -614,7 +645,9 @@ class Connection:
 
     async def _stored_chat(self, live: LiveRoom, message_id: int) -> dict[str, Any]:
         try:
-            row: dict[str, Any] = await self.server.db.read(chat_store.get_message, message_id)
+            row: dict[str, Any] = dict(
+                await self.server.db.read(chat_store.get_message, message_id)
+            )
         except NotFoundError:
             row = {}
         if not row or row["room_code"] != live.code or row["deleted_at_ms"] is not None:
@@ -635,13 +668,20 @@ class Connection:
         position = live.room.playback.position_at(self.server.now_ms())
         live.send_all(
             EncodedMessage(
-                {"type": "reaction", "participant_id": pid, "emoji": msg.emoji, "position_s": position}
+                {
+                    "type": "reaction",
+                    "participant_id": pid,
+                    "emoji": msg.emoji,
+                    "position_s": position,
+                }
             )
         )
         self.ack(msg.id)
 
     async def on_update_settings(self, live: LiveRoom, pid: str, msg: m.UpdateSettings) -> None:
-        events = live.room.update_settings(pid, msg.settings.model_dump(), now_ms=self.server.now_ms())
+        events = live.room.update_settings(
+            pid, msg.settings.model_dump(), now_ms=self.server.now_ms()
+        )
         live.broadcast(events)
         self.ack(msg.id, settings=live.room.settings.to_dict())
 
@@ -674,6 +714,7 @@ class Connection:
             {
                 "type": "participants",
                 "request_id": msg.id,
+                "seq": live.room.seq,
                 "host_id": live.room.host_id,
                 "participants": live.room.public_participants(),
             }
@@ -734,6 +775,15 @@ async def handle_request(server: SyncServer, request: WebSocketRequest) -> None:
     ws = await request.accept(subprotocol=subprotocol)
     conn = Connection(server, ws, encoding_for_subprotocol(subprotocol))
     server.counters["connections_total"] += 1
+    if len(server.connections) >= server.config.max_connections:
+        # Refused at once: a socket that never says hello must not hold a place.
+        conn.send_error(
+            ProtocolError(
+                E_SERVER_FULL, f"the server has {server.config.max_connections} connections"
+            ),
+            None,
+        )
+        conn.fail(CLOSE_SERVER_FULL, "server full")
     server.connections.add(conn)
     cancelled = False
     try:

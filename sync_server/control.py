@@ -18,15 +18,16 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 import trio
 from trio_websocket import (
     ConnectionClosed,
-    HandshakeError,
     WebSocketConnection,
     WebSocketRequest,
-    open_websocket_url,
+    connect_websocket_url,
 )
 
 from protocol.errors import (
@@ -310,42 +311,73 @@ class RemoteRoomControl:
     """:class:`RoomControl` over a sync server's control socket in another process.
 
     One connection, opened on first use and reopened after a failure; requests are
-    sent one at a time. Build it with :func:`open_remote_room_control`.
+    sent one at a time. Build it with :func:`open_remote_room_control`, whose nursery
+    owns the connection, so any task (any web request) may call it.
 
     Args:
         url: ``ws://HOST:PORT/control``.
         secret: The shared token key (both processes read it from the database).
-        timeout_s: Longest wait for one answer, seconds.
+        nursery: Where the connection's background task runs.
+        timeout_s: Longest wait for a connection or one answer, seconds.
     """
 
-    def __init__(self, url: str, secret: str, *, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, url: str, secret: str, nursery: trio.Nursery, *, timeout_s: float = 10.0
+    ) -> None:
         self.url = url
         self.secret = secret
         self.timeout_s = timeout_s
+        self._nursery = nursery
         self._lock = trio.Lock()
         self._ids = itertools.count(1)
         self._ws: WebSocketConnection | None = None
-        self._cm: Any = None
+        self._conn_scope: trio.CancelScope | None = None
 
     async def aclose(self) -> None:
-        if self._cm is not None:
-            cm, self._cm, self._ws = self._cm, None, None
-            with trio.CancelScope(shield=True):
-                try:
-                    await cm.__aexit__(None, None, None)
-                except Exception:  # the connection is being dropped anyway
-                    logger.debug("control socket close failed", exc_info=True)
+        """Close the connection (a later call opens a new one)."""
+        ws, self._ws = self._ws, None
+        scope, self._conn_scope = self._conn_scope, None
+        if ws is not None:
+            with trio.CancelScope(shield=True), trio.move_on_after(1.0):
+                await ws.aclose()
+        if scope is not None:
+            scope.cancel()
+
+    async def _run_connection(
+        self, token: str, *, task_status: trio.TaskStatus[WebSocketConnection]
+    ) -> None:
+        # The connection's reader task raises a handshake rejection into the nursery
+        # it runs in, so every connection gets a nursery (and a task) of its own.
+        started = False
+        with trio.CancelScope() as scope:
+            self._conn_scope = scope
+            try:
+                async with trio.open_nursery() as nursery:
+                    ws = await connect_websocket_url(
+                        nursery,
+                        self.url,
+                        extra_headers=[(b"Authorization", f"Bearer {token}".encode())],
+                    )
+                    started = True
+                    task_status.started(ws)
+                    await trio.sleep_forever()
+            except Exception as exc:  # an ExceptionGroup from the nursery too
+                if not started:
+                    raise ControlError(
+                        E_UNAVAILABLE, f"sync server unreachable at {self.url}: {exc!r}"
+                    ) from None
+                logger.warning("control socket to %s failed: %r", self.url, exc)
 
     async def _connect(self) -> WebSocketConnection:
         import time
 
         token = issue_service_token(self.secret, now_s=time.time())
-        cm = open_websocket_url(self.url, extra_headers=[("Authorization", f"Bearer {token}")])
         try:
-            ws = await cm.__aenter__()
-        except (OSError, HandshakeError) as exc:
-            raise ControlError(E_UNAVAILABLE, f"sync server unreachable at {self.url}: {exc}") from None
-        self._cm, self._ws = cm, ws
+            with trio.fail_after(self.timeout_s):
+                ws: WebSocketConnection = await self._nursery.start(self._run_connection, token)
+        except trio.TooSlowError:
+            raise ControlError(E_UNAVAILABLE, f"sync server at {self.url} did not answer") from None
+        self._ws = ws
         return ws
 
     async def _call(self, op: str, **args: Any) -> Any:
@@ -358,7 +390,9 @@ class RemoteRoomControl:
                 except ConnectionClosed:
                     await self.aclose()
                     if attempt == 2:
-                        raise ControlError(E_UNAVAILABLE, "sync server closed the control socket") from None
+                        raise ControlError(
+                            E_UNAVAILABLE, "sync server closed the control socket"
+                        ) from None
                     continue  # nothing was applied: safe to send again
                 try:
                     with trio.fail_after(self.timeout_s):
@@ -415,3 +449,17 @@ class RemoteRoomControl:
     async def statistics(self) -> dict[str, Any]:
         result: dict[str, Any] = await self._call("statistics")
         return result
+
+
+@asynccontextmanager
+async def open_remote_room_control(
+    url: str, secret: str, *, timeout_s: float = 10.0
+) -> AsyncIterator[RemoteRoomControl]:
+    """A :class:`RemoteRoomControl` whose connection lives in this context's nursery."""
+    async with trio.open_nursery() as nursery:
+        control = RemoteRoomControl(url, secret, nursery, timeout_s=timeout_s)
+        try:
+            yield control
+        finally:
+            await control.aclose()
+            nursery.cancel_scope.cancel()

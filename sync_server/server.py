@@ -225,14 +225,18 @@ class SyncServer:
         if code is None:
             code = secrets.token_urlsafe(6).replace("-", "x").replace("_", "y")
         if not re.fullmatch(ROOM_CODE_PATTERN, code):
-            raise ProtocolError(E_INVALID_MESSAGE, f"room code {code!r} must match {ROOM_CODE_PATTERN}")
+            raise ProtocolError(
+                E_INVALID_MESSAGE, f"room code {code!r} must match {ROOM_CODE_PATTERN}"
+            )
         if not 1 <= len(name) <= 100:
             raise ProtocolError(E_INVALID_MESSAGE, "room name must be 1 to 100 characters")
         try:
             patch = RoomSettingsPatch.model_validate(settings or {}).model_dump()
             media_dict = Media.model_validate(media).model_dump() if media else None
         except ValidationError as exc:
-            raise ProtocolError(E_INVALID_MESSAGE, f"invalid room: {exc.errors()[0]['msg']}") from None
+            raise ProtocolError(
+                E_INVALID_MESSAGE, f"invalid room: {exc.errors()[0]['msg']}"
+            ) from None
         async with self._room_lock:
             existing = self.rooms.get(code)
             if existing is not None:
@@ -362,7 +366,9 @@ class SyncServer:
 
         await handle_request(self, request)
 
-    async def run(self, *, task_status: trio.TaskStatus[SyncServer] = trio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self, *, task_status: trio.TaskStatus[SyncServer] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         """Serve until cancelled (nursery-start protocol: started with the server)."""
         try:
             async with trio.open_nursery() as nursery:

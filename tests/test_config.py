@@ -66,9 +66,35 @@ def test_environment_is_read_by_default(monkeypatch: pytest.MonkeyPatch) -> None
     assert load_config().max_rooms == 12
 
 
-def test_unrelated_and_config_path_variables_are_skipped() -> None:
-    env = {"PATH": "/bin", "WATCHPARTY_CONFIG": "/etc/watchparty.toml", "XWATCHPARTY_PORT": "1"}
+def test_unrelated_variables_are_skipped() -> None:
+    env = {"PATH": "/bin", "XWATCHPARTY_PORT": "1"}
     assert load_config(environ=env) == Config()
+
+
+def test_watchparty_config_names_the_file(tmp_path: Any) -> None:
+    path = tmp_path / "wp.toml"
+    path.write_text("port = 9100\n")
+    env = {"WATCHPARTY_CONFIG": str(path), "WATCHPARTY_HOST": "0.0.0.0"}
+    config = load_config(environ=env)
+    assert (config.port, config.host) == (9100, "0.0.0.0")
+    # An explicit path wins over the variable.
+    other = tmp_path / "other.toml"
+    other.write_text("port = 9200\n")
+    assert load_config(toml_path=other, environ=env).port == 9200
+
+
+def test_keys_outside_the_watchparty_table_are_an_error(tmp_path: Any) -> None:
+    path = tmp_path / "wp.toml"
+    path.write_text("port = 1\n[watchparty]\nhost = '0.0.0.0'\n")
+    with pytest.raises(ConfigError, match="outside the \\[watchparty\\] table: port"):
+        load_config(toml_path=path, environ={})
+
+
+def test_ports_and_chat_length_have_maximums() -> None:
+    with pytest.raises(ConfigError, match="<= 65535"):
+        load_config(environ={}, overrides={"port": 70000})
+    with pytest.raises(ConfigError, match="<= 10000"):
+        load_config(environ={}, overrides={"max_chat_chars": 20000})
 
 
 @pytest.mark.parametrize(

@@ -1,23 +1,123 @@
-import pytest
-from sync_server.control import LocalRoomControl, RemoteRoomControl, ControlError
+"""The room control interface: the same operations in one process and over the
+control socket, applied exactly as the same actions on the sync socket."""
 
-async def test_remote_and_local(srv):
-    remote = RemoteRoomControl(f"ws://127.0.0.1:{srv.server.port}/control", srv.server.secret)
-    local = LocalRoomControl(srv.server)
-    try:
-        r = await remote.create_room(name="Over control", owner_user_id="u1", media={"url": "https://e/x.mp4", "title": "x", "duration_s": 100.0})
-        code = r["code"]
-        async with srv.client(code, "bob") as bob:
-            res = await remote.act(code, user_id="u1", action={"type": "play", "position_s": 5.0})
-            ev = await bob.wait_for("playback")
-            assert ev["state"]["paused"] is False and ev["by"] == "user:u1"
-            with pytest.raises(ControlError) as ei:
-                await remote.act(code, user_id="u2", action={"type": "pause"})
-            assert ei.value.code == "forbidden"
-            assert (await local.get_room(code))["participant_count"] == 1
-            assert len(await remote.list_rooms()) == 2
-            with pytest.raises(ControlError) as ei:
-                await remote.get_room("nope")
-            assert ei.value.code == "room_not_found"
-    finally:
-        await remote.aclose()
+from __future__ import annotations
+
+import pytest
+import trio
+from trio_websocket import ConnectionRejected, open_websocket_url
+
+from sync_server.control import (
+    ControlError,
+    LocalRoomControl,
+    issue_service_token,
+    open_remote_room_control,
+)
+
+MEDIA = {"url": "https://example.org/x.mp4", "title": "x", "duration_s": 100.0}
+
+
+@pytest.fixture(params=["local", "remote"])
+async def control(request, srv):
+    if request.param == "local":
+        yield LocalRoomControl(srv.server)
+        return
+    url = f"ws://127.0.0.1:{srv.server.port}/control"
+    async with open_remote_room_control(url, srv.server.secret) as remote:
+        yield remote
+
+
+async def test_create_act_and_read_a_room(control, srv):
+    room = await control.create_room(name="Over control", owner_user_id="u1", media=MEDIA)
+    code = room["code"]
+    assert room["owner_user_id"] == "u1"
+    assert room["playback"]["media"]["url"] == MEDIA["url"]
+    async with srv.client(code, "bob") as bob:
+        result = await control.act(code, user_id="u1", action={"type": "play", "position_s": 5.0})
+        event = await bob.wait_for("playback")
+        assert event["state"]["paused"] is False
+        assert event["by"] == "user:u1"
+        assert event["seq"] == result["seq"]
+        assert result["playback"] == event["state"]
+        detail = await control.get_room(code)
+        assert detail["participant_count"] == 1
+        assert [p["name"] for p in detail["participants"]] == ["bob"]
+        codes = {r["code"] for r in await control.list_rooms()}
+        assert codes == {"room1", code}
+
+
+async def test_permissions_match_the_socket(control, srv):
+    room = await control.create_room(name="Strict", owner_user_id="owner", media=MEDIA)
+    code = room["code"]
+    async with srv.client(code, "first") as first:
+        # A user with no participant acts as a viewer: refused under control=cohosts.
+        with pytest.raises(ControlError) as refused:
+            await control.act(code, user_id="stranger", action={"type": "pause"})
+        assert refused.value.code == "forbidden"
+        # The socket refuses the same thing to a viewer.
+        async with srv.client(code, "viewer") as viewer:
+            with pytest.raises(Exception, match="forbidden"):
+                await viewer.pause()
+        await first.request({"type": "update_settings", "settings": {"control": "everyone"}})
+        result = await control.act(code, user_id="stranger", action={"type": "pause"})
+        assert result["playback"]["paused"] is True
+
+
+async def test_errors_are_typed(control):
+    with pytest.raises(ControlError) as missing:
+        await control.get_room("nosuchroom")
+    assert missing.value.code == "room_not_found"
+    with pytest.raises(ControlError) as bad:
+        await control.act("room1", user_id="u", action={"type": "dance"})
+    assert bad.value.code == "invalid_message"
+    room = await control.create_room(name="Empty", owner_user_id="o")
+    with pytest.raises(ControlError) as no_media:
+        await control.act(room["code"], user_id="o", action={"type": "play"})
+    assert no_media.value.code == "no_media"
+    with pytest.raises(ControlError) as taken:
+        await control.create_room(name="Again", code="room1")
+    assert taken.value.code == "invalid_message"
+
+
+async def test_remove_user_and_delete_room(control, srv):
+    token = srv.token("u-9", "Nine")
+    async with srv.client("room1", "host") as host, srv.client("room1", token=token) as nine:
+        assert await control.remove_user("room1", "u-9") == 1
+        left = await host.wait_for("participant_left")
+        assert left["participant_id"] == nine.participant_id
+        assert await nine.wait_closed() == 1000
+        assert await control.remove_user("room1", "u-9") == 0
+        assert await control.delete_room("room1") is True
+        assert await host.wait_closed() == 4013
+    with pytest.raises(ControlError):
+        await control.get_room("room1")
+
+
+async def test_control_socket_requires_a_service_token(srv):
+    url = f"ws://127.0.0.1:{srv.server.port}/control"
+    with pytest.raises(ConnectionRejected) as rejected:
+        async with open_websocket_url(url):
+            pass
+    assert rejected.value.status_code == 401
+    forged = issue_service_token("x" * 40, now_s=srv.server.now_ms() / 1000)
+    with pytest.raises(ConnectionRejected) as rejected:
+        async with open_websocket_url(url, extra_headers=[("Authorization", f"Bearer {forged}")]):
+            pass
+    assert rejected.value.status_code == 401
+    # A forged key through the client surfaces as "unavailable", not as a crash.
+    async with open_remote_room_control(url, "y" * 40, timeout_s=2) as remote:
+        with pytest.raises(ControlError) as err:
+            await remote.list_rooms()
+    assert err.value.code == "unavailable"
+
+
+async def test_unreachable_sync_server_is_unavailable():
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listeners[0].socket.getsockname()[1]
+    for listener in listeners:
+        await listener.aclose()
+    url = f"ws://127.0.0.1:{port}/control"
+    async with open_remote_room_control(url, "z" * 40, timeout_s=2) as remote:
+        with pytest.raises(ControlError) as err:
+            await remote.get_room("room1")
+    assert err.value.code == "unavailable"

@@ -659,3 +659,71 @@ async def test_unknown_path_is_rejected_404(srv, path):
         async with open_raw(url, "msgpack"):
             pass
     assert info.value.status_code == 404
+
+
+# --- refusals added with the input hardening ----------------------------------------------
+@pytest.mark.parametrize(
+    "url",
+    ["javascript:alert(1)", "data:text/html,<b>x</b>", "file:///etc/passwd", "//evil.example/x"],
+)
+async def test_media_urls_other_than_http_or_paths_are_refused(srv, url):
+    async with srv.client("room1", "host") as a:
+        err = await error_of(a, {"type": "change_media", "media": {"url": url}})
+        assert err.code == "invalid_message"
+        assert err.details[0]["field"] == "media.url"
+        assert a.playback["media"]["url"] == "https://example.org/v.mp4"
+        await a.change_media("/media/library/1.webm", "Library clip")
+        await still_serves(a)
+
+
+async def test_blank_display_name_is_refused(srv):
+    async with open_raw(srv.url, "json") as ws:
+        await send(ws, "json", hello(display_name="   "))
+        error = await receive(ws, "json", "error")
+        assert error["code"] == "invalid_message"
+        assert error["details"][0]["field"] == "display_name"
+        # The connection stays open: a good hello still joins.
+        await send(ws, "json", hello(display_name=" Ann "))
+        welcome = await receive(ws, "json", "welcome")
+        assert welcome["participant"]["name"] == "Ann"
+
+
+async def test_connections_over_the_limit_are_refused_before_hello(db_path):
+    async with run_server(db_path, max_connections=1) as handle:
+        async with open_raw(handle.url, "msgpack"):
+            # The first socket holds the only place without saying hello.
+            async with open_raw(handle.url, "msgpack") as second:
+                error = await receive(second, "msgpack", "error")
+                assert error["code"] == "server_full"
+                assert await close_code(second) == 4007
+
+
+async def test_host_cannot_be_handed_to_a_dropped_participant(srv):
+    async with srv.client("room1", "host") as a:
+        async with srv.client("room1", "leaver") as b:
+            pid = b.participant_id
+            marker = a.mark()
+        # b dropped without leave: still in the room within its grace.
+        await a.wait_for(
+            "participant_updated", lambda m: m["participant"]["id"] == pid, since=marker
+        )
+        err = await error_of(a, {"type": "set_role", "participant_id": pid, "role": "host"})
+        assert err.code == "invalid_message"
+        assert (
+            a.welcome["participant"]["id"]
+            == (await a.request({"type": "get_state"}))["room"]["host_id"]
+        )
+
+
+async def test_an_unexpected_failure_answers_internal_error_and_keeps_serving(srv, monkeypatch):
+    from sync_server import connection
+
+    async def broken(self, live, pid, msg):
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(connection._HANDLERS, "get_participants", broken)
+    async with srv.client("room1", "host") as a:
+        err = await error_of(a, {"type": "get_participants"})
+        assert err.code == "internal_error"
+        assert "boom" not in err.message  # no internals leak
+        await still_serves(a)
