@@ -7,6 +7,7 @@ Subcommands:
     createsuperuser  Create an admin account.
     settings         List every setting with its default, unit and environment variable.
     rooms            List the rooms stored in the database.
+    cleanup-rooms    Delete rooms idle for some hours (for a stopped server).
 
 Every setting can come from a flag, a ``WATCHPARTY_*`` environment variable or a
 TOML file (``--config``); see ``watchparty settings``.
@@ -149,6 +150,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rooms.add_argument("--db", default=None, help="SQLite database file (default: watchparty.db)")
     rooms.add_argument("--config", metavar="FILE", help="TOML settings file")
+
+    cleanup = sub.add_parser(
+        "cleanup-rooms",
+        help="delete rooms idle for some hours (for a stopped server)",
+        description="Delete stored rooms, with their chat, whose last change is older than "
+        "--hours. For a stopped server: a running one deletes idle rooms by itself "
+        "(room_idle_ttl_s). The demo room is kept.",
+        epilog="examples:\n  watchparty cleanup-rooms --dry-run\n"
+        "  watchparty cleanup-rooms --hours 6 --db /var/lib/watchparty/wp.db",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cleanup.add_argument("--hours", type=float, default=24.0, help="idle time, hours (default 24)")
+    cleanup.add_argument(
+        "--dry-run", action="store_true", help="list what would go; delete nothing"
+    )
+    cleanup.add_argument("--db", default=None, help="SQLite database file (default: watchparty.db)")
+    cleanup.add_argument("--config", metavar="FILE", help="TOML settings file")
     return parser
 
 
@@ -237,6 +255,34 @@ def _cmd_rooms(config: Config) -> int:
     return 0
 
 
+def _cmd_cleanup_rooms(config: Config, hours: float, dry_run: bool) -> int:
+    from pathlib import Path
+
+    from sync_server.server import DEMO_ROOM_CODE
+
+    if hours < 0:
+        print("watchparty: error: --hours must be >= 0", file=sys.stderr)
+        return 2
+    if not Path(config.db).exists():
+        print(f"watchparty: error: no database at {config.db}", file=sys.stderr)
+        return 2
+    cutoff_ms = time.time() * 1000.0 - hours * 3_600_000.0
+    db = data.open_database(config.db)
+    try:
+        snaps: list[Any] = db.read_sync(room_store.load_room_snapshots)
+        idle = [s for s in snaps if s["updated_at_ms"] < cutoff_ms and s["code"] != DEMO_ROOM_CODE]
+        for snap in idle:
+            age_h = (time.time() * 1000.0 - snap["updated_at_ms"]) / 3_600_000.0
+            verb = "would delete" if dry_run else "deleted"
+            if not dry_run:
+                db.write_sync(room_store.delete_room, snap["code"])
+            print(f"{verb} {snap['code']} ({snap['name']}), idle {age_h:.1f} h")
+    finally:
+        db.close()
+    print(f"{len(idle)} of {len(snaps)} rooms idle for more than {hours:g} h")
+    return 0
+
+
 def _cmd_createsuperuser(config: Config, args: argparse.Namespace) -> int:
     import getpass
 
@@ -291,6 +337,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "rooms":
             config = load_config(toml_path=args.config, overrides={"db": args.db})
             return _cmd_rooms(config)
+        if args.command == "cleanup-rooms":
+            config = load_config(toml_path=args.config, overrides={"db": args.db})
+            return _cmd_cleanup_rooms(config, args.hours, args.dry_run)
         if args.command == "createsuperuser":
             config = load_config(toml_path=args.config, overrides={"db": args.db})
             return _cmd_createsuperuser(config, args)

@@ -159,6 +159,13 @@ SETTINGS: tuple[Setting, ...] = (
         "stats_interval_s", 5.0, "s", "How often participants' drift and RTT are broadcast.", 0.05
     ),
     Setting("chat_history", 50, "msgs", "Chat messages sent to a joiner.", 0),
+    Setting(
+        "room_idle_ttl_s",
+        86_400.0,
+        "s",
+        "Delete a room (and its chat) empty and without events this long; 0: never.",
+        0.0,
+    ),
     Setting("resume_buffer", 512, "events", "Room events kept for reconnects to resume from.", 1),
     Setting("min_lead_ms", 50.0, "ms", "Smallest lead of a scheduled play or seek.", 0.0),
     Setting("max_lead_ms", 1_000.0, "ms", "Largest lead of a scheduled play or seek.", 0.0),
@@ -232,6 +239,7 @@ class Config:
     snapshot_interval_s: float = 5.0
     stats_interval_s: float = 5.0
     chat_history: int = 50
+    room_idle_ttl_s: float = 86_400.0
     resume_buffer: int = 512
     min_lead_ms: float = 50.0
     max_lead_ms: float = 1_000.0

@@ -67,6 +67,8 @@ class LiveRoom:
         self._wake = trio.Event()
         self.cancel_scope = trio.CancelScope()
         self._last_stats: dict[str, Any] = {}
+        #: Server time of the last event, milliseconds (idle-room cleanup).
+        self.last_active_ms = server.now_ms()
 
     @property
     def code(self) -> str:
@@ -79,6 +81,7 @@ class LiveRoom:
             key = COALESCE_PLAYBACK if event["type"] == "playback" else None
             self.send_all(EncodedMessage(event), exclude=exclude, coalesce_key=key)
         if events:
+            self.last_active_ms = self.server.now_ms()
             self._wake.set()
 
     def send_all(
@@ -325,7 +328,8 @@ class SyncServer:
                 chat_store.recent_messages, room.code, self.config.chat_history
             )
             room.load_chat([chat_message_public(m) for m in history])
-            self._start_room(room)
+            live = self._start_room(room)
+            live.last_active_ms = float(snap["updated_at_ms"])
         if snaps:
             logger.info("restored %d rooms from %s", len(snaps), self.db.path)
 
@@ -350,6 +354,36 @@ class SyncServer:
                     conn.fail(CLOSE_HEARTBEAT_TIMEOUT, "heartbeat timeout")
                 else:
                     conn.send_ping()
+
+    def idle_rooms(self, now_ms: float) -> list[str]:
+        """Codes of rooms nobody is in (not even within a reconnect grace) whose last
+        event is older than ``room_idle_ttl_s``; the demo room is never idle."""
+        ttl_ms = self.config.room_idle_ttl_s * 1000.0
+        if ttl_ms <= 0:
+            return []
+        return [
+            code
+            for code, live in self.rooms.items()
+            if code != DEMO_ROOM_CODE
+            and not live.room.participants
+            and now_ms - live.last_active_ms >= ttl_ms
+        ]
+
+    async def cleanup_idle_rooms(self) -> list[str]:
+        """Delete idle rooms (see :meth:`idle_rooms`) with their chat; return their codes."""
+        codes = self.idle_rooms(self.now_ms())
+        for code in codes:
+            await self.delete_room(code)
+            logger.info("room %s deleted: idle for %g s", code, self.config.room_idle_ttl_s)
+        return codes
+
+    async def _cleanup_loop(self) -> None:
+        while True:
+            await trio.sleep(min(300.0, max(1.0, self.config.room_idle_ttl_s / 10)))
+            try:
+                await self.cleanup_idle_rooms()
+            except Exception:
+                logger.exception("idle room cleanup failed; retried next round")
 
     async def _stats_loop(self) -> None:
         while True:
@@ -391,6 +425,8 @@ class SyncServer:
                 nursery.start_soon(self._snapshot_loop)
                 nursery.start_soon(self._heartbeat_loop)
                 nursery.start_soon(self._stats_loop)
+                if self.config.room_idle_ttl_s > 0:
+                    nursery.start_soon(self._cleanup_loop)
                 if self.config.demo and DEMO_ROOM_CODE not in self.rooms:
                     await self.create_room(
                         DEMO_ROOM_CODE, "Demo room", settings={"control": "everyone"}
