@@ -1,1 +1,13 @@
-"""The admin and REST web app (Quart on trio). Built in the web app foundation work."""
+"""The web app: REST API (accounts, rooms, health), API reference and browser pages,
+a Quart app on trio served by hypercorn.
+
+Entry points: :func:`create_app` (the factory), :func:`serve_web` (run it until
+cancelled, nursery-start protocol) and :func:`create_superuser` (the CLI's
+``createsuperuser``).
+"""
+
+from .accounts import create_superuser
+from .app import create_app
+from .serve import WebServer, serve_web
+
+__all__ = ["WebServer", "create_app", "create_superuser", "serve_web"]

@@ -6,6 +6,8 @@ Two kinds, told apart by the ``typ`` claim:
   accepted in ``hello.token``. Claims: ``sub`` (account id, a string), ``name``
   (display name), ``role`` (``user``, ``staff`` or ``admin``), ``guest`` (bool),
   ``iat``, ``exp`` and ``jti``.
+* ``refresh``: issued with an access token by the web app and exchanged there for a
+  new pair (rotated; never accepted on the socket).
 * ``session``: a participant's place in a room, issued by the sync server in
   ``welcome.session`` and presented in ``hello.resume.session`` to resume. Claims:
   ``room``, ``pid`` (participant id), ``sub`` (account id or ``guest:<pid>``),
@@ -27,6 +29,7 @@ from protocol.errors import WatchpartyError
 
 ALGORITHM = "HS256"
 TYP_ACCESS = "access"
+TYP_REFRESH = "refresh"
 TYP_SESSION = "session"
 USER_ROLES = ("user", "staff", "admin")
 

@@ -183,7 +183,7 @@ async def _serve(config: Config, *, sync: bool = True, web: bool = True) -> None
 
     db = await trio.to_thread.run_sync(data.open_database, config.db)
     try:
-        async with AsyncExitStack() as stack, trio.open_nursery() as nursery:
+        async with trio.open_nursery() as nursery, AsyncExitStack() as stack:
             with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
 
                 async def stop_on_signal() -> None:
@@ -203,6 +203,12 @@ async def _serve(config: Config, *, sync: bool = True, web: bool = True) -> None
                     rooms = await stack.enter_async_context(open_remote_room_control(url, secret))
                 if web:
                     from admin_app.serve import serve_web
+
+                    if sync and config.port == 0 and not config.public_sync_url:
+                        # The sync port is known only now; pages and room details need it.
+                        host = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host
+                        public = f"ws://{host}:{sync_server.port}/ws"
+                        config = config.with_changes(public_sync_url=public)
 
                     await nursery.start(
                         partial(serve_web, config, db=db, rooms=rooms, secret=secret)

@@ -18,7 +18,9 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest
 
 from data import NotFoundError
+from data import access as access_store
 from data import chat as chat_store
+from data import users as user_store
 from protocol import messages as m
 from protocol.clock import correction_for
 from protocol.codec import (
@@ -356,6 +358,10 @@ class Connection:
                 )
                 user_id, guest = ident.user_id, ident.guest
                 name = msg.display_name or ident.name
+                if ident.jti is not None and await server.db.read(
+                    user_store.is_token_revoked, ident.jti
+                ):
+                    raise TokenError("invalid token: signed out (revoked)")
         except TokenError as exc:
             raise CloseConnection(CLOSE_AUTH_FAILED, E_AUTH_FAILED, str(exc)) from None
         if name is None:
@@ -409,6 +415,16 @@ class Connection:
         if room.is_banned(resume_pid, user_id):
             raise CloseConnection(
                 CLOSE_KICKED, E_FORBIDDEN, f"you were removed from room {room.code} by its host"
+            )
+        rejoining = resume_pid is not None and resume_pid in room.participants
+        if not rejoining and not await server.db.read(access_store.may_enter, room.code, user_id):
+            # Password and approval rooms are entered through the web app
+            # (POST /api/rooms/join/), which records the admission.
+            raise CloseConnection(
+                CLOSE_FORBIDDEN,
+                E_FORBIDDEN,
+                f"room {room.code} needs a password or the host's approval: join it through "
+                "the web app first",
             )
         now = server.now_ms()
         resumed = False

@@ -10,7 +10,8 @@ from typing import Any
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per record: ``ts`` (ISO 8601, UTC), ``level``, ``logger``,
-    ``message`` and, for errors, ``exc``."""
+    ``message``, ``request_id`` for records made while the web app handles a request,
+    and, for errors, ``exc``."""
 
     def format(self, record: logging.LogRecord) -> str:
         body: dict[str, Any] = {
@@ -20,9 +21,24 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        request_id = getattr(record, "request_id", None)
+        if request_id is not None:
+            body["request_id"] = request_id
         if record.exc_info:
             body["exc"] = self.formatException(record.exc_info)
         return json.dumps(body, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """``time level logger: message``, with ``[request-id]`` inside web requests."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        request_id = getattr(record, "request_id", None)
+        return f"{line} [{request_id}]" if request_id else line
 
 
 def setup_logging(level: str = "INFO", fmt: str = "text") -> None:

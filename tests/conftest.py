@@ -71,7 +71,9 @@ async def run_server(
     db = await trio.to_thread.run_sync(data.open_database, config.db)
     try:
         async with trio.open_nursery() as nursery:
-            server = await nursery.start(lambda task_status: serve_sync(config, db=db, clock=clock, task_status=task_status))
+            server = await nursery.start(
+                lambda task_status: serve_sync(config, db=db, clock=clock, task_status=task_status)
+            )
             try:
                 yield ServerHandle(server, db)
             finally:
@@ -88,7 +90,11 @@ def db_path(tmp_path: Path) -> Path:
 @pytest.fixture
 async def srv(db_path: Path) -> AsyncIterator[ServerHandle]:
     async with run_server(db_path) as handle:
-        await handle.server.create_room("room1", "Room one", media={"url": "https://example.org/v.mp4", "title": "V", "duration_s": 600.0})
+        await handle.server.create_room(
+            "room1",
+            "Room one",
+            media={"url": "https://example.org/v.mp4", "title": "V", "duration_s": 600.0},
+        )
         yield handle
 
 

@@ -715,3 +715,30 @@ def test_get_or_create_secret_is_stable_across_reopen(db_path: Path) -> None:
 def test_short_secret_is_refused(db: Database) -> None:
     with pytest.raises(ValueError, match="nbytes"):
         db.write_sync(lambda w: data_secrets.get_or_create_secret(w, "weak", now_ms=0, nbytes=8))
+
+
+def test_concurrent_openers_of_a_new_database_migrate_it_once(tmp_path: Path) -> None:
+    """Two processes started together (serve-sync and serve-web) open a new file at
+    once: one applies the migrations, the others wait and find nothing pending."""
+    import threading
+
+    path = tmp_path / "race.db"
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(6)
+
+    def opener() -> None:
+        barrier.wait()
+        try:
+            open_database(path).close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=opener) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with open_database(path) as db:
+        rows = db.read_sync(migration_rows)
+    assert [row[1] for row in rows] == migration_names()

@@ -1,4 +1,5 @@
 import trio
+import trio.lowlevel
 
 
 async def test_two_clients_chat_and_play(srv):
@@ -13,4 +14,4 @@ async def test_two_clients_chat_and_play(srv):
         await a.play(10.0)
         ev = await b.wait_for("playback")
         assert ev["state"]["paused"] is False
-        await trio.sleep(0)
+        await trio.lowlevel.checkpoint()

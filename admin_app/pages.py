@@ -1,0 +1,109 @@
+"""The browser pages of the watch party: the landing page and the watch page.
+
+Plain Jinja templates (``templates/pages/``, autoescaped) and plain JavaScript modules
+(``static/watch/``), no build step. The pages talk to the REST API of the web app
+(guest sign-in, room creation) and to the sync socket of the sync server, whose URL
+they are given in a ``data-`` attribute (never in an inline script, so the pages run
+under a strict Content-Security-Policy).
+
+Register with::
+
+    app.register_blueprint(pages.bp, sync_config=config)
+
+where *config* is the :class:`sync_server.config.Config` of the sync server. The sync
+socket URL given to the browser is, in order of preference:
+
+1. ``app.config["WATCHPARTY_SYNC_URL"]`` when set (tests, or a server started on port 0
+   that learns its port later);
+2. the ``public_sync_url`` setting when not empty (behind a proxy: ``wss://host/ws``);
+3. derived from the request: ``ws://<request host>:<port>/ws`` (``wss`` when the page
+   came over https), with the ``port`` setting of the sync server.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from quart import Blueprint, Response, abort, current_app, render_template, request
+
+from protocol.messages import ROOM_CODE_PATTERN
+
+bp = Blueprint("pages", __name__, template_folder="templates")
+
+#: ``app.config`` key: an explicit sync socket URL that overrides the settings.
+SYNC_URL_KEY = "WATCHPARTY_SYNC_URL"
+_CONFIG_KEY = "WATCHPARTY_PAGES_SYNC_CONFIG"
+_DEFAULT_SYNC_PORT = 8765
+
+_ROOM_CODE = re.compile(ROOM_CODE_PATTERN)
+
+#: Scripts, styles and media come from this origin only (media also from any http(s)
+#: URL a host loads); the sync socket is on another port, hence ws:/wss: in connect-src.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "media-src 'self' http: https: blob:",
+        "connect-src 'self' ws: wss:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    )
+)
+
+
+@bp.record_once
+def _remember_config(state: Any) -> None:
+    state.app.config[_CONFIG_KEY] = state.options.get("sync_config")
+
+
+def sync_socket_url() -> str:
+    """The sync socket URL for the page being rendered (see the module docstring)."""
+    explicit = current_app.config.get(SYNC_URL_KEY)
+    if explicit:
+        return str(explicit)
+    config = current_app.config.get(_CONFIG_KEY)
+    public = getattr(config, "public_sync_url", "") if config is not None else ""
+    if public:
+        return str(public)
+    port = getattr(config, "port", _DEFAULT_SYNC_PORT) if config is not None else _DEFAULT_SYNC_PORT
+    host = urlsplit(f"//{request.host}").hostname or "127.0.0.1"
+    if ":" in host:  # an IPv6 literal needs its brackets back
+        host = f"[{host}]"
+    scheme = "wss" if request.scheme in ("https", "wss") else "ws"
+    return f"{scheme}://{host}:{port}/ws"
+
+
+@bp.after_request
+async def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+@bp.get("/")
+async def landing() -> str:
+    """Create a room, or join one by its code, as a guest or signed in."""
+    return await render_template("pages/landing.html")
+
+
+@bp.get("/watch/<code>")
+async def watch(code: str) -> str:
+    """The watch page of room *code*: player, participants, chat and host controls.
+
+    Raises:
+        NotFound: (404) when *code* is not a valid room code. Whether the room exists
+            is for the sync socket to say (close 4004); the page shows it.
+    """
+    if not _ROOM_CODE.fullmatch(code):
+        abort(404)
+    return await render_template("pages/watch.html", room_code=code, sync_url=sync_socket_url())
+
+
+__all__ = ["CONTENT_SECURITY_POLICY", "SYNC_URL_KEY", "bp", "sync_socket_url"]
