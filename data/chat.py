@@ -104,6 +104,23 @@ def insert_message(
     return get_message(db, message_id)
 
 
+def insert_messages(db: sqlite_utils.Database, messages: list[dict[str, Any]]) -> list[ChatMessage]:
+    """Store several chat messages (group commit: the caller's one transaction).
+
+    Args:
+        db: The writer connection.
+        messages: Keyword arguments of :func:`insert_message`, one dict each.
+
+    Returns:
+        The stored messages with their new ids, in the order given (ids increase).
+
+    Raises:
+        NotFoundError: if any message names a room that does not exist; the caller's
+            transaction is then rolled back and nothing is stored.
+    """
+    return [insert_message(db, **fields) for fields in messages]
+
+
 def get_message(db: sqlite_utils.Database, message_id: int) -> ChatMessage:
     """Return one message, deleted or not (check ``deleted_at_ms``).
 
@@ -242,12 +259,22 @@ def list_messages(
         Up to *limit* messages in descending id order.
     """
     limit = min(max(limit, 1), MAX_LIST_LIMIT)
-    rows = db.execute(
-        f"SELECT {_COLUMNS} FROM chat_messages "
-        "WHERE room_code = ? AND deleted_at_ms IS NULL AND (? IS NULL OR id < ?) "
-        "ORDER BY id DESC LIMIT ?",
-        [room_code, before_id, before_id, limit],
-    ).fetchall()
+    # Two statements, not "(? IS NULL OR id < ?)": with the bound written out SQLite
+    # starts the (room_code, id) index range at before_id instead of walking down from
+    # the newest message, so a deep page costs what the first one does.
+    if before_id is None:
+        sql = (
+            f"SELECT {_COLUMNS} FROM chat_messages "
+            "WHERE room_code = ? AND deleted_at_ms IS NULL ORDER BY id DESC LIMIT ?"
+        )
+        params: list[Any] = [room_code, limit]
+    else:
+        sql = (
+            f"SELECT {_COLUMNS} FROM chat_messages "
+            "WHERE room_code = ? AND deleted_at_ms IS NULL AND id < ? ORDER BY id DESC LIMIT ?"
+        )
+        params = [room_code, before_id, limit]
+    rows = db.execute(sql, params).fetchall()
     return [_message(row) for row in rows]
 
 

@@ -270,8 +270,9 @@ def open_database(path: str | os.PathLike[str]) -> Database:
 
     Error handling:
         On any failure every connection opened so far is closed before the error
-        propagates. Run migrations from one process at a time (the server at start-up
-        or the CLI), not from several at once.
+        propagates. Several processes may open a new file at once: the switch to WAL is
+        retried while another holds the lock, and the migrations run once, in one
+        ``BEGIN IMMEDIATE`` transaction.
     """
     if os.fspath(path) in ("", ":memory:"):
         raise ValueError(
@@ -283,8 +284,8 @@ def open_database(path: str | os.PathLike[str]) -> Database:
     db_path.parent.mkdir(parents=True, exist_ok=True)
     writer = _connect(db_path, query_only=False)
     try:
-        (journal_mode,) = writer.conn.execute("PRAGMA journal_mode=WAL").fetchone()
-        if str(journal_mode).lower() != "wal":
+        journal_mode = _switch_to_wal(writer)
+        if journal_mode != "wal":
             raise StoreError(f"expected journal_mode 'wal' for {db_path}, got {journal_mode!r}")
         applied = apply_migrations(writer)
         reader = _connect(db_path, query_only=True)
@@ -293,6 +294,32 @@ def open_database(path: str | os.PathLike[str]) -> Database:
         raise
     logger.info("opened database %s (%d migrations applied now)", db_path, len(applied))
     return Database(db_path, writer, reader)
+
+
+def _switch_to_wal(db: sqlite_utils.Database, attempts: int = 50) -> str:
+    """Set WAL mode; returns the journal mode in force.
+
+    Changing the journal mode needs the database to itself: while another connection
+    (another process opening the same new file) holds a lock, SQLite answers with the
+    old mode or "database is locked" instead of waiting, so retry for up to about
+    2.5 seconds. Runs at start-up in a worker thread or before the event loop, where a
+    short blocking sleep is fine.
+    """
+    import time
+
+    mode = ""
+    for _ in range(attempts):
+        try:
+            (mode,) = db.conn.execute("PRAGMA journal_mode=WAL").fetchone()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            mode = "locked"
+        mode = str(mode).lower()
+        if mode == "wal":
+            return mode
+        time.sleep(0.05)
+    return mode
 
 
 def _connect(path: Path, *, query_only: bool) -> sqlite_utils.Database:

@@ -122,19 +122,59 @@ def decode(frame: bytes | str, encoding: str) -> Any:
     raise ValueError(f"unknown encoding {encoding!r}; expected one of {ENCODINGS}")
 
 
-class EncodedMessage:
-    """A server message encoded at most once per encoding, then shared.
+OPCODE_TEXT = 0x1
+OPCODE_BINARY = 0x2
 
-    A broadcast builds one of these and hands the same bytes (or str) to every
-    receiver speaking that encoding, so a room of 1,000 costs one encode per
+
+def websocket_frame(payload: bytes | str) -> bytes:
+    """One complete, unmasked WebSocket data frame (RFC 6455 section 5.2).
+
+    Frames from a server are never masked (section 5.1), so the same bytes can be
+    written to every receiver of a broadcast.
+
+    Args:
+        payload: ``str`` becomes a text frame (UTF-8), ``bytes`` a binary frame.
+
+    Returns:
+        FIN bit and opcode, the payload length in the 7-bit, 16-bit or 64-bit form
+        (section 5.2), then the payload.
+    """
+    if isinstance(payload, str):
+        data, opcode = payload.encode("utf-8"), OPCODE_TEXT
+    else:
+        data, opcode = bytes(payload), OPCODE_BINARY
+    n = len(data)
+    if n < 126:
+        header = bytes((0x80 | opcode, n))
+    elif n < 1 << 16:
+        header = bytes((0x80 | opcode, 126)) + n.to_bytes(2, "big")
+    else:
+        header = bytes((0x80 | opcode, 127)) + n.to_bytes(8, "big")
+    return header + data
+
+
+class EncodedMessage:
+    """A server message encoded (and framed) at most once per encoding, then shared.
+
+    A broadcast builds one of these and hands the same bytes to every receiver
+    speaking that encoding, so a room of 1,000 costs one encode and one frame per
     encoding, not one per participant.
     """
 
-    __slots__ = ("_cache", "message")
+    __slots__ = ("_cache", "_frames", "message")
 
     def __init__(self, message: dict[str, Any]) -> None:
         self.message = message
         self._cache: dict[str, bytes | str] = {}
+        self._frames: dict[str, bytes] = {}
+
+    def frame(self, encoding: str) -> bytes:
+        """The complete WebSocket frame carrying the message in *encoding*."""
+        data = self._frames.get(encoding)
+        if data is None:
+            data = websocket_frame(self.get(encoding))
+            self._frames[encoding] = data
+        return data
 
     def get(self, encoding: str) -> bytes | str:
         """The frame payload in *encoding*, encoded on first use."""

@@ -239,6 +239,10 @@ class SyncClient:
             self._load_state(msg)
 
     def _load_state(self, msg: dict[str, Any]) -> None:
+        if msg.get("resync"):
+            # The server dropped events queued for us and sent the room as it is.
+            self.seq = msg["seq"]
+            self.chat_log = list(msg.get("chat", []))
         self.seq = max(self.seq, msg["seq"])
         self.playback = msg["playback"]
         self.participants = {p["id"]: p for p in msg["participants"]}
@@ -246,6 +250,12 @@ class SyncClient:
         self.settings = msg["room"]["settings"]
 
     # --- events ---------------------------------------------------------------------------
+    def _position_after(self, message: dict[str, Any]) -> int:
+        for i in range(len(self.events) - 1, -1, -1):
+            if self.events[i] is message:
+                return self._event_index + i + 1
+        return self.mark()
+
     def mark(self) -> int:
         """A position in the event stream, for :meth:`wait_for` ``since=``."""
         return self._event_index + len(self.events)
@@ -492,7 +502,9 @@ async def open_sync_client(
             client.chat_log = list(welcome["chat"])
             client._load_state(welcome)
             client.seq = welcome["seq"]
-            client._cursor = client.mark()
+            # Events are waited for from just after the welcome: what arrived with it
+            # in the same write (a ping, a join) has not been seen by the caller yet.
+            client._cursor = client._position_after(welcome)
             if sync_interval_s is not None:
                 nursery.start_soon(_periodic_sync, client, sync_interval_s)
             try:

@@ -8,9 +8,9 @@ that stops reading delays nobody; when its outbox overflows it is closed with 40
 
 from __future__ import annotations
 
-import functools
 import itertools
 import logging
+import math
 import time
 from typing import Any
 
@@ -31,6 +31,7 @@ from protocol.codec import (
     encode,
     encoding_for_subprotocol,
     encoding_of_frame,
+    websocket_frame,
 )
 from protocol.errors import (
     CLOSE_AUTH_FAILED,
@@ -85,6 +86,9 @@ _ids = itertools.count(1)
 #: WebSocket paths the sync socket answers on; others get HTTP 404.
 PATHS = ("/", "/ws", "/ws/", "/sync", "/sync/")
 
+#: Most queued messages one write takes.
+WRITE_BATCH = 64
+
 #: Messages that need no joined room.
 _PRE_JOIN = {"hello", "time_sync", "ping", "pong"}
 #: Messages limited by the time-sync bucket instead of the general one.
@@ -118,6 +122,10 @@ class Connection:
         self.bucket = TokenBucket(config.rate_limit_per_s, config.rate_limit_burst, now_s)
         self.sync_bucket = TokenBucket(config.time_sync_per_s, config.time_sync_burst, now_s)
         self.closing = trio.Event()
+        #: Cancelled to stop reading: at close, or at the hello deadline.
+        self.reader_scope = trio.CancelScope()
+        #: Monotonic time the current write started, seconds; None when idle.
+        self.writer_busy_since: float | None = None
         self.close_code: int | None = None
         self.close_message = ""
         self._ping_nonce = 0
@@ -131,10 +139,27 @@ class Connection:
 
     # --- sending --------------------------------------------------------------------
     def send(self, item: Item, coalesce_key: str | None = None) -> None:
-        """Queue a message without waiting; an overflow closes the connection (4009)."""
+        """Queue a message without waiting.
+
+        When the queue is full, the server decides who is slow. If the writer has been
+        stuck in one write for ``slow_close_timeout_s`` the client stopped reading: it
+        is closed with 4009. Otherwise the server itself fell behind (a join storm in a
+        big room): what is queued is dropped and replaced by one ``state`` message with
+        ``resync: true``, the whole room as it is now, so the client keeps up without
+        being disconnected.
+        """
         try:
             self.outbox.put_nowait(item, coalesce_key)
         except OutboxOverflow:
+            busy = self.writer_busy_since
+            stuck = busy is not None and (
+                time.monotonic() - busy >= self.server.config.slow_close_timeout_s
+            )
+            if not stuck and self.live is not None:
+                self.server.counters["resyncs"] += 1
+                self.outbox.clear()
+                self.outbox.put_nowait(self.live.resync_message())
+                return
             self.server.counters["closed_too_slow"] += 1
             logger.warning("%r too slow: send queue overflowed, closing 4009", self)
             # Not fail(): this may run inside a broadcast, and detaching now would
@@ -145,7 +170,7 @@ class Connection:
             if self.close_code is None:
                 self.close_code = CLOSE_TOO_SLOW
                 self.close_message = "client too slow: send queue overflowed"
-            self.closing.set()
+            self._stop()
 
     def send_message(self, message: dict[str, Any]) -> None:
         self.send(EncodedMessage(message))
@@ -180,7 +205,11 @@ class Connection:
             self.close_code = close_code
             self.close_message = message
         self.detach()
+        self._stop()
+
+    def _stop(self) -> None:
         self.closing.set()
+        self.reader_scope.cancel()
 
     def detach(self, *, leave: bool = False) -> None:
         """Take the participant out of its room's fan-out (disconnect, or leave)."""
@@ -199,30 +228,37 @@ class Connection:
 
     # --- tasks --------------------------------------------------------------------------
     async def writer(self) -> None:
+        """Send what is queued: everything waiting goes out in one write, each message
+        as a frame built once and shared by every receiver of a broadcast."""
         while True:
             try:
-                item = await self.outbox.get()
+                items = await self.outbox.get_batch(WRITE_BATCH)
             except trio.EndOfChannel:
                 return
             # Without a subprotocol the encoding is known from the first frame; what
             # goes out before one (a hello_timeout error, a ping) is JSON.
             encoding = self.encoding or JSON
-            if isinstance(item, EncodedMessage):
-                data = item.get(encoding)
-            else:
-                data = encode(item(), encoding)
+            data = b"".join(
+                item.frame(encoding)
+                if isinstance(item, EncodedMessage)
+                else websocket_frame(encode(item(), encoding))
+                for item in items
+            )
+            self.writer_busy_since = time.monotonic()
             try:
-                await self.ws.send_message(data)
+                await send_frames(self.ws, data)
             except ConnectionClosed:
-                self.closing.set()
+                self._stop()
                 return
+            finally:
+                self.writer_busy_since = None
 
     async def reader(self) -> None:
         while True:
             try:
                 frame = await self.ws.get_message()
             except ConnectionClosed:
-                self.closing.set()
+                self._stop()
                 return
             received_ms = self.server.now_ms()
             self.last_received_s = time.monotonic()
@@ -456,6 +492,7 @@ class Connection:
                 missed = room.events_since(msg.resume.last_seq)
         welcome = self._welcome(participant, msg, resumed, missed)
         self.send_message(welcome)
+        self.reader_scope.deadline = math.inf  # joined: the hello deadline is met
         live.broadcast(events, exclude=self)
         self.send_ping()
         logger.info(
@@ -585,20 +622,23 @@ class Connection:
 
     async def on_chat_send(self, live: LiveRoom, pid: str, msg: m.ChatSend) -> None:
         p = live.room.check_chat(pid, msg.text)
-        row = await self.server.db.write(
-            functools.partial(
-                chat_store.insert_message,
-                room_code=live.code,
-                participant_id=pid,
-                user_id=p.user_id,
-                display_name=p.name,
-                text=msg.text,
-                created_at_ms=int(self.server.now_ms()),
-            )
-        )
-        events = live.room.add_chat(chat_message_public(row))
-        live.broadcast(events)
-        self.ack(msg.id, message_id=row["id"], seq=events[-1]["seq"])
+        fields = {
+            "room_code": live.code,
+            "participant_id": pid,
+            "user_id": p.user_id,
+            "display_name": p.name,
+            "text": msg.text,
+            "created_at_ms": int(self.server.now_ms()),
+        }
+
+        def publish(row: dict[str, Any]) -> int:
+            # Run by the chat writer in storage order, right after the commit.
+            events = live.room.add_chat(chat_message_public(row))
+            live.broadcast(events)
+            return int(events[-1]["seq"])
+
+        row, seq = await self.server.chat_writer.store(fields, publish)
+        self.ack(msg.id, message_id=row["id"], seq=seq)
 
     async def on_chat_edit(self, live: LiveRoom, pid: str, msg: m.ChatEdit) -> None:
         stored = await self._stored_chat(live, msg.message_id)
@@ -834,18 +874,16 @@ def _is_cancellation(exc: BaseException) -> bool:
 
 
 async def _serve_connection(conn: Connection) -> None:
-    """Run the reader and the writer until the connection must close, then let the
-    writer flush what is queued (not for a too-slow client) for at most
-    ``slow_close_timeout_s``."""
+    """Read in this task and write in one child task until the connection must close,
+    then let the writer flush what is queued (not for a too-slow client) for at most
+    ``slow_close_timeout_s``.
+
+    Two tasks per connection besides trio-websocket's own reader: the hello deadline
+    is the reader's cancel scope deadline, not a task of its own.
+    """
     config = conn.server.config
     writer_done = trio.Event()
-    reader_scope = trio.CancelScope()
     writer_scope = trio.CancelScope()
-    hello_scope = trio.CancelScope()
-
-    async def run_reader() -> None:
-        with reader_scope:
-            await conn.reader()
 
     async def run_writer() -> None:
         with writer_scope:
@@ -854,28 +892,45 @@ async def _serve_connection(conn: Connection) -> None:
             finally:
                 writer_done.set()
 
-    async def hello_deadline() -> None:
-        with hello_scope:
-            await trio.sleep(config.hello_timeout_s)
-            if conn.live is None and not conn._left:
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run_writer)
+        if not conn.closing.is_set():
+            conn.reader_scope.deadline = trio.current_time() + config.hello_timeout_s
+            with conn.reader_scope:
+                await conn.reader()
+            if conn.reader_scope.cancelled_caught and not conn.closing.is_set():
+                # The deadline passed before any hello was accepted.
                 conn.send_error(
                     ProtocolError(E_HELLO_TIMEOUT, f"no hello within {config.hello_timeout_s:g} s"),
                     None,
                 )
                 conn.fail(CLOSE_HELLO_TIMEOUT, "no hello received in time")
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(run_reader)
-        nursery.start_soon(run_writer)
-        nursery.start_soon(hello_deadline)
-        await conn.closing.wait()
         conn.detach()
-        hello_scope.cancel()
-        reader_scope.cancel()
         conn.outbox.close(drop=conn.close_code == CLOSE_TOO_SLOW)
         with trio.move_on_after(config.slow_close_timeout_s):
             await writer_done.wait()
         writer_scope.cancel()
+
+
+async def send_frames(ws: WebSocketConnection, data: bytes) -> None:
+    """Write already framed bytes to a trio-websocket connection.
+
+    trio-websocket 0.12 frames every message itself; this writes frames built once per
+    broadcast (:func:`protocol.codec.websocket_frame`) under the connection's own send
+    lock, as its ``send_message`` does, so they never interleave with its pongs or its
+    close frame.
+
+    Raises:
+        ConnectionClosed: the connection is closed or closing.
+    """
+    if ws._close_reason:
+        raise ConnectionClosed(ws._close_reason)
+    async with ws._stream_lock:
+        try:
+            await ws._stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            await ws._abort_web_socket()
+            raise ConnectionClosed(ws._close_reason) from None
 
 
 __all__ = ["PATHS", "Connection", "handle_request"]

@@ -88,6 +88,30 @@ class Outbox:
             self._keys.pop(key, None)
         return item
 
+    async def get_batch(self, max_items: int) -> list[Item]:
+        """Wait for at least one item, then remove and return up to *max_items*,
+        oldest first (the writer sends them in one write).
+
+        Raises:
+            trio.EndOfChannel: after :meth:`close`, once what it kept is sent.
+        """
+        while not self._items:
+            if self._closed:
+                raise trio.EndOfChannel
+            await self._lot.park()
+        batch: list[Item] = []
+        while self._items and len(batch) < max_items:
+            key, item = self._items.popleft()
+            if key is not None:
+                self._keys.pop(key, None)
+            batch.append(item)
+        return batch
+
+    def clear(self) -> None:
+        """Drop everything queued (the caller queues a full resync instead)."""
+        self._items.clear()
+        self._keys.clear()
+
     def close(self, *, drop: bool = False) -> None:
         """Accept nothing more; the writer drains what is queued, then gets
         EndOfChannel. With *drop*, what is queued is discarded too (a client that

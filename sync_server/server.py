@@ -26,11 +26,15 @@ from protocol.codec import EncodedMessage
 from protocol.errors import CLOSE_GOING_AWAY, CLOSE_ROOM_CLOSED, E_SERVER_FULL, ProtocolError
 from protocol.messages import ROOM_CODE_PATTERN, Media, RoomSettingsPatch
 from protocol.room import Room, RoomLimits, RoomSettings
+from sync_server.chat_writer import ChatWriter
 from sync_server.config import Config
 
 logger = logging.getLogger(__name__)
 
 DEMO_ROOM_CODE = "demo"
+
+#: Rooms serialised between two checkpoints when snapshotting.
+SNAPSHOT_CHUNK = 200
 
 #: Coalescing keys: a queued message with the same key is replaced by the newer one.
 COALESCE_STATS = "participant_stats"
@@ -67,6 +71,7 @@ class LiveRoom:
         self._wake = trio.Event()
         self.cancel_scope = trio.CancelScope()
         self._last_stats: dict[str, Any] = {}
+        self._resync: tuple[int, EncodedMessage] | None = None
         #: Server time of the last event, milliseconds (idle-room cleanup).
         self.last_active_ms = server.now_ms()
 
@@ -111,6 +116,25 @@ class LiveRoom:
                 events = self.room.expire(self.server.now_ms())
                 if events:
                     self.broadcast(events)
+
+    def resync_message(self) -> EncodedMessage:
+        """A ``state`` message with ``resync: true`` and the recent chat, for a member
+        whose queued events were dropped; built once per room sequence number."""
+        cached = self._resync
+        if cached is not None and cached[0] == self.room.seq:
+            return cached[1]
+        message = EncodedMessage(
+            {
+                "type": "state",
+                "request_id": None,
+                "resync": True,
+                "server_time_ms": self.server.now_ms(),
+                **self.room.state(),
+                "chat": self.room.chat_history(),
+            }
+        )
+        self._resync = (self.room.seq, message)
+        return message
 
     def stats_message(self) -> EncodedMessage | None:
         """A ``participant_stats`` message if drift, RTT or buffering changed since the
@@ -171,11 +195,13 @@ class SyncServer:
             "messages_in": 0,
             "errors_sent": 0,
             "closed_too_slow": 0,
+            "resyncs": 0,
             "closed_heartbeat": 0,
             "snapshots_written": 0,
         }
         self._nursery: trio.Nursery | None = None
         self._room_lock = trio.Lock()
+        self.chat_writer = ChatWriter(db)
 
     # --- rooms ------------------------------------------------------------------------
     def statistics(self) -> dict[str, Any]:
@@ -290,16 +316,20 @@ class SyncServer:
     async def snapshot_dirty(self) -> int:
         """Write every changed room to the database; return how many were written.
 
-        The rooms are serialised on the event loop (cheap) and written in one
-        transaction in the writer thread. If the write fails they stay dirty and the
-        next round retries.
+        The rooms are serialised on the event loop, ``SNAPSHOT_CHUNK`` at a time with a
+        checkpoint in between, and written in one transaction in the writer thread. If
+        the write fails they stay dirty and the next round retries.
         """
         now = self.now_ms()
         dirty = [live.room for live in self.rooms.values() if live.room.dirty]
         if not dirty:
             return 0
-        snaps = [self._snapshot_of(room, now) for room in dirty]
-        for room in dirty:
+        snaps = []
+        for i, room in enumerate(dirty):
+            if i and i % SNAPSHOT_CHUNK == 0:
+                # Thousands of rooms take a while to serialise: let others run.
+                await trio.lowlevel.checkpoint()
+            snaps.append(self._snapshot_of(room, now))
             room.dirty = False
         try:
             await self.db.write(room_store.upsert_room_snapshots, snaps)
@@ -422,6 +452,7 @@ class SyncServer:
                     )
                 )
                 self.port = listeners.port
+                nursery.start_soon(self.chat_writer.run)
                 nursery.start_soon(self._snapshot_loop)
                 nursery.start_soon(self._heartbeat_loop)
                 nursery.start_soon(self._stats_loop)
