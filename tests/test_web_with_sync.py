@@ -125,3 +125,32 @@ async def test_socket_honours_logout_and_room_entry_rules(db_path: Path) -> None
             first, close = await hello_outcome(srv.url, {"room": code, "token": member["access"]})
             assert (first["code"], close) == ("auth_failed", 4001)
             assert "revoked" in first["message"]
+
+
+async def test_login_and_guest_tokens_join_on_the_socket(db_path: Path) -> None:
+    async with run_server(db_path) as srv:
+        control = LocalRoomControl(srv.server)
+        async with run_web(
+            db_path, rooms=control, db=srv.db, clock=time.time, public_sync_url=srv.url
+        ) as web:
+            account = await web.register("Member", email="member@example.org")
+            login = await web.client.post(
+                "/api/auth/login/",
+                json={"email": "member@example.org", "password": account["password"]},
+            )
+            assert login.status_code == 200
+            guest = await web.guest("Visitor")
+            room = await web.create_room(login.json(), name="Tokens")
+            code = room["code"]
+            async with (
+                srv.client(code, token=login.json()["access"]) as member,
+                srv.client(code, token=guest["access"]) as visitor,
+            ):
+                assert member.welcome["participant"]["user_id"] == account["user"]["id"]
+                assert member.welcome["participant"]["guest"] is False
+                assert member.welcome["participant"]["role"] == "host"  # the owner
+                assert visitor.welcome["participant"]["user_id"] == guest["user"]["id"]
+                assert visitor.welcome["participant"]["guest"] is True
+                assert visitor.welcome["participant"]["name"] == "Visitor"
+                joined = await member.wait_for("participant_joined")
+                assert joined["participant"]["id"] == visitor.participant_id
