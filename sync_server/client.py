@@ -463,7 +463,10 @@ async def open_sync_client(
         max_message_size: Largest message accepted from the server, bytes.
 
     Raises:
-        ClientClosed: the server refused the hello (``close_code`` says why).
+        ClientClosed: the server refused the hello and closed (``close_code`` says
+            why).
+        ServerError: the server refused the hello but kept the connection open (an
+            invalid field); nothing was joined.
     """
     if encoding not in (MSGPACK, JSON):
         raise ValueError(f"encoding must be {MSGPACK!r} or {JSON!r}, got {encoding!r}")
@@ -494,8 +497,13 @@ async def open_sync_client(
             try:
                 welcome = await client.request(hello)
             except ServerError:
-                await client.wait_closed()
-                raise ClientClosed(client.close_code, client.close_reason) from None
+                # A refusal that ends the connection (bad token, unknown room) is
+                # followed by the close; one that does not (an invalid field) is not.
+                with trio.move_on_after(2.0):
+                    await client.wait_closed()
+                if client.close_code is not None:
+                    raise ClientClosed(client.close_code, client.close_reason) from None
+                raise
             client.welcome = welcome
             client.participant_id = welcome["participant"]["id"]
             client.session = welcome["session"]

@@ -121,7 +121,8 @@ class Connection:
         self.outbox = Outbox(config.send_queue_max)
         self.bucket = TokenBucket(config.rate_limit_per_s, config.rate_limit_burst, now_s)
         self.sync_bucket = TokenBucket(config.time_sync_per_s, config.time_sync_burst, now_s)
-        self.closing = trio.Event()
+        #: Set once the connection must close (no more reading).
+        self.closing = False
         #: Cancelled to stop reading: at close, or at the hello deadline.
         self.reader_scope = trio.CancelScope()
         #: Monotonic time the current write started, seconds; None when idle.
@@ -208,7 +209,7 @@ class Connection:
         self._stop()
 
     def _stop(self) -> None:
-        self.closing.set()
+        self.closing = True
         self.reader_scope.cancel()
 
     def detach(self, *, leave: bool = False) -> None:
@@ -264,7 +265,7 @@ class Connection:
             self.last_received_s = time.monotonic()
             self.server.counters["messages_in"] += 1
             await self.handle_frame(frame, received_ms)
-            if self.closing.is_set():
+            if self.closing:
                 return
 
     # --- dispatch ---------------------------------------------------------------------
@@ -894,11 +895,11 @@ async def _serve_connection(conn: Connection) -> None:
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(run_writer)
-        if not conn.closing.is_set():
+        if not conn.closing:
             conn.reader_scope.deadline = trio.current_time() + config.hello_timeout_s
             with conn.reader_scope:
                 await conn.reader()
-            if conn.reader_scope.cancelled_caught and not conn.closing.is_set():
+            if conn.reader_scope.cancelled_caught and not conn.closing:
                 # The deadline passed before any hello was accepted.
                 conn.send_error(
                     ProtocolError(E_HELLO_TIMEOUT, f"no hello within {config.hello_timeout_s:g} s"),
