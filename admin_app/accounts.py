@@ -23,8 +23,8 @@ from quart import g, request
 from data import Database
 from data import users as user_store
 from protocol.tokens import (
-    TYP_REFRESH,
     TYP_ACCESS,
+    TYP_REFRESH,
     Identity,
     TokenError,
     identity_from_access,
@@ -35,7 +35,6 @@ from protocol.tokens import (
 from .control import WebState
 from .errors import ApiError
 from .passwords import Passwords
-
 
 _CHALLENGE = 'Bearer realm="watchparty"'
 

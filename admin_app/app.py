@@ -1,7 +1,8 @@
 """The web app factory: :func:`create_app`.
 
 One blueprint per domain: ``auth`` (accounts and tokens), ``rooms``, ``health``,
-``docs`` (the API reference page) and ``pages`` (the browser pages). The OpenAPI
+``docs`` (the API reference page), ``videos`` (the video library, with ``premium``
+for accounts' premium flag), ``video_comments`` and ``pages`` (the browser pages). The OpenAPI
 document of every ``/api/`` route is at ``/api/openapi.json`` (quart-schema).
 """
 
@@ -18,12 +19,13 @@ from werkzeug.routing import Rule
 
 from data import Database
 
-from . import auth, docs, health, pages
+from . import auth, docs, health, pages, video_comments, videos
 from . import rooms as room_routes
 from .control import RoomControl, WebState
 from .errors import NO_CONTENT_ATTRIBUTE, register_error_handlers
 from .health import version
 from .hooks import register_hooks
+from .media import FILE_RESPONSES_ATTRIBUTE
 from .passwords import Passwords
 from .requests import ApiRequest
 from .settings import WebSettings
@@ -32,8 +34,9 @@ OPENAPI_PATH = "/api/openapi.json"
 
 
 class _ApiOnlyProvider(OpenAPIProvider):
-    """Documents the ``/api/`` routes only (not the browser pages or static files), and
-    the bodiless responses of :func:`~admin_app.errors.documents_no_content` views."""
+    """Documents the ``/api/`` routes only (not the browser pages or static files), the
+    bodiless responses of :func:`~admin_app.errors.documents_no_content` views, and the
+    file responses of :func:`~admin_app.media.documents_file` views."""
 
     def generate_rules(self) -> Iterable[Rule]:
         return (rule for rule in super().generate_rules() if rule.rule.startswith("/api/"))
@@ -48,6 +51,11 @@ class _ApiOnlyProvider(OpenAPIProvider):
                         status: {"description": "Done; no body."},
                         **operation["responses"],
                     }
+        files = getattr(self._app.view_functions[rule.endpoint], FILE_RESPONSES_ATTRIBUTE, None)
+        if files is not None:
+            for operations in paths.values():
+                for operation in operations.values():
+                    operation["responses"] = {**files, **operation["responses"]}
         return paths, components
 
 
@@ -112,7 +120,15 @@ def create_app(
     register_error_handlers(app)
     if settings.cors_origins:
         _enable_cors(app, settings.cors_origins)
-    for blueprint in (auth.bp, room_routes.bp, health.bp, docs.bp):
+    for blueprint in (
+        auth.bp,
+        room_routes.bp,
+        health.bp,
+        docs.bp,
+        videos.bp,
+        videos.premium_bp,
+        video_comments.bp,
+    ):
         app.register_blueprint(blueprint)
     app.register_blueprint(pages.bp, sync_config=config)
     return app
@@ -124,8 +140,25 @@ def _enable_cors(app: QuartTrio, origins: tuple[str, ...]) -> None:
     cors(
         app,
         allow_origin="*" if "*" in origins else list(origins),
-        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-        allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-        expose_headers=["X-Request-ID", "Retry-After"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "X-Request-ID",
+            # Players and download managers (videos): ranges and revalidation.
+            "Range",
+            "If-Range",
+            "If-None-Match",
+            "If-Modified-Since",
+        ],
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        expose_headers=[
+            "X-Request-ID",
+            "Retry-After",
+            "Accept-Ranges",
+            "Content-Range",
+            "Content-Length",
+            "Content-Disposition",
+            "ETag",
+        ],
         max_age=600,
     )

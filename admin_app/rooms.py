@@ -55,6 +55,7 @@ from .schemas import (
     RoomOut,
     RoomSummaryOut,
 )
+from .videos import room_media as video_room_media
 
 logger = logging.getLogger(__name__)
 
@@ -307,8 +308,19 @@ async def control(room_id: str, data: ControlIn) -> dict[str, Any]:
 @document_response(ControlOut, 200)
 @documents_errors(400, 401, 403, 404, 413, 415, 422)
 async def change_video(room_id: str, data: ChangeVideoIn) -> dict[str, Any]:
-    """Change what the room plays (same rights as playback control)."""
-    return await _act(room_id, {"type": "change_media", "media": data.media_dict()})
+    """Change what the room plays (same rights as playback control).
+
+    A URL (`video_url` or `url`), or `video_id`, a library video: the room then plays
+    its stream (`/api/videos/{id}/stream/`) with its title and duration. Private
+    videos are refused (403 `video_private`): make them unlisted to share them.
+    404 `video_not_found` for an unknown video.
+    """
+    media = None
+    if data.video_id is not None:
+        st = state()
+        await require_caller(st)
+        media = await video_room_media(st, data.video_id)
+    return await _act(room_id, {"type": "change_media", "media": media or data.media_dict()})
 
 
 @bp.get("/<room_id>/messages/")

@@ -22,6 +22,7 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    model_validator,
 )
 
 from protocol.errors import E_INVALID_MESSAGE, E_UNKNOWN_TYPE, ProtocolError
@@ -69,6 +70,9 @@ def _media_url(value: str) -> str:
     return value.strip()
 
 
+#: Library video ids: 32 lowercase hex digits.
+VideoId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+
 DisplayName = Annotated[str, Field(min_length=1, max_length=40), AfterValidator(_not_blank)]
 
 
@@ -84,11 +88,22 @@ class Media(_Model):
             2048 characters; other schemes (``javascript:``, ``data:``) are refused.
         title: Shown to participants, at most 200 characters.
         duration_s: Length in seconds, when known; positions never pass it.
+        video_id: The library video it plays, when it is one (set by the server).
     """
 
     url: Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(_media_url)]
     title: Annotated[str, Field(max_length=200)] = ""
     duration_s: Annotated[float, Field(ge=0.0, le=MAX_POSITION_S)] | None = None
+    video_id: VideoId | None = None
+
+
+def media_dict(media: Media) -> dict[str, Any]:
+    """A media as the room state carries it: ``url``, ``title``, ``duration_s`` and,
+    for a library video, ``video_id``."""
+    out: dict[str, Any] = {"url": media.url, "title": media.title, "duration_s": media.duration_s}
+    if media.video_id is not None:
+        out["video_id"] = media.video_id
+    return out
 
 
 class RoomSettingsPatch(_Model):
@@ -181,9 +196,18 @@ class SetRate(_Model):
 
 
 class ChangeMedia(_Model):
+    """New media: a URL (``media``) or a library video (``video_id``), exactly one."""
+
     type: Literal["change_media"]
     id: RequestId | None = None
-    media: Media
+    media: Media | None = None
+    video_id: VideoId | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ChangeMedia:
+        if (self.media is None) == (self.video_id is None):
+            raise ValueError("give exactly one of media and video_id")
+        return self
 
 
 class PositionReport(_Model):

@@ -356,6 +356,15 @@ class Room:
             return True
         return self.settings.control == CONTROL_COHOSTS and role == ROLE_COHOST
 
+    def require_control(self, pid: str, action: str) -> None:
+        """Raise unless actor *pid* may *action* (play, pause, seek, set the rate or
+        change media) under the room's ``control`` setting.
+
+        Raises:
+            ProtocolError: ``forbidden``; ``not_found`` for an unknown actor.
+        """
+        self._require_control(pid, action)
+
     def _require_control(self, pid: str, action: str) -> None:
         role = self.role_of(pid)
         if role is None:

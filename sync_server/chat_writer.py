@@ -32,6 +32,10 @@ class _Pending:
     error: BaseException | None = None
 
 
+def _insert_one(conn: Any, fields: dict[str, Any]) -> Any:
+    return chat_store.insert_message(conn, **fields)
+
+
 class ChatWriter:
     """Stores chat messages in batches; run :meth:`run` in a nursery.
 
@@ -85,21 +89,19 @@ class ChatWriter:
             await self._write(batch)
 
     async def _write(self, batch: list[_Pending]) -> None:
-        rows: list[dict[str, Any] | BaseException]
+        rows: list[Any]  # each a stored row, or the exception its insert raised
         try:
-            rows = list(await self.db.write(chat_store.insert_messages, [p.fields for p in batch]))
+            stored: list[Any] = await self.db.write(
+                chat_store.insert_messages, [p.fields for p in batch]
+            )
+            rows = stored
         except Exception:
             # One bad message (its room just deleted) must not fail the others: store
             # each alone to find it.
             rows = []
             for p in batch:
                 try:
-                    fields = p.fields
-                    rows.append(
-                        await self.db.write(
-                            lambda conn, f=fields: chat_store.insert_message(conn, **f)
-                        )
-                    )
+                    rows.append(await self.db.write(_insert_one, p.fields))
                 except Exception as exc:
                     rows.append(exc)
         self.batches += 1

@@ -81,6 +81,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "max_request_bytes", 1_048_576, "bytes", "Largest HTTP request body of the web app.", 1024
     ),
+    Setting("media_dir", "media", "", "Directory of uploaded video files (created if missing)."),
+    Setting(
+        "max_upload_bytes",
+        2_147_483_648,
+        "bytes",
+        "Largest video file an upload may carry (over it: 413).",
+        1,
+    ),
+    Setting("ffprobe_path", "ffprobe", "", "ffprobe program for video durations; empty: none."),
+    Setting(
+        "media_token_ttl_s",
+        21_600.0,
+        "s",
+        "Lifetime of a signed ?token= link to a private video's stream or download.",
+        1.0,
+    ),
     Setting("log_level", "INFO", "", "Log level: DEBUG, INFO, WARNING or ERROR."),
     Setting("log_format", "text", "", "Log format: text or json (one JSON object a line)."),
     Setting("demo", True, "", "Create the guest-friendly demo room 'demo' at start if missing."),
@@ -215,6 +231,10 @@ class Config:
     refresh_token_ttl_s: float = 1_209_600.0
     auth_rate_limit_per_min: int = 20
     max_request_bytes: int = 1_048_576
+    media_dir: str = "media"
+    max_upload_bytes: int = 2_147_483_648
+    ffprobe_path: str = "ffprobe"
+    media_token_ttl_s: float = 21_600.0
     log_level: str = "INFO"
     log_format: str = "text"
     demo: bool = True

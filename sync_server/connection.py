@@ -21,6 +21,7 @@ from data import NotFoundError
 from data import access as access_store
 from data import chat as chat_store
 from data import users as user_store
+from data import videos as video_store
 from protocol import messages as m
 from protocol.clock import correction_for
 from protocol.codec import (
@@ -430,7 +431,7 @@ class Connection:
                     msg.room,
                     msg.create.name,
                     settings=msg.create.settings.model_dump(),
-                    media=msg.create.media.model_dump() if msg.create.media else None,
+                    media=m.media_dict(msg.create.media) if msg.create.media else None,
                     owner_user_id=user_id,
                 )
             except ProtocolError as exc:
@@ -577,7 +578,19 @@ class Connection:
         elif msg.type == "set_rate":
             events = room.set_rate(pid, rate=msg.rate, now_ms=now)
         else:
-            events = room.change_media(pid, media=msg.media.model_dump(), now_ms=now)
+            room.require_control(pid, "change_media")  # before any lookup
+            if msg.video_id is not None:
+                p = room.participants.get(pid)
+                media = await self.server.db.read(
+                    video_store.media_for_room, msg.video_id, p.user_id if p else None
+                )
+                if media is None:
+                    raise ProtocolError(E_NOT_FOUND, f"no video {msg.video_id} that rooms may play")
+                now = self.server.now_ms()  # the lookup took a moment
+            else:
+                media = m.media_dict(msg.media)
+                media.pop("video_id", None)  # only the server vouches for a library video
+            events = room.change_media(pid, media=media, now_ms=now)
         live.broadcast(events)
         self.ack(msg.id, seq=room.seq, playback=room.playback.to_dict())
 

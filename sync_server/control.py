@@ -39,7 +39,7 @@ from protocol.errors import (
     ProtocolError,
     WatchpartyError,
 )
-from protocol.messages import Media
+from protocol.messages import Media, media_dict
 from protocol.room import ROLE_COHOST, ROLE_HOST, Room
 from protocol.tokens import TokenError, issue_token, verify_token
 
@@ -205,7 +205,8 @@ class LocalRoomControl:
             elif kind == "set_rate":
                 events = room.set_rate(pid, rate=float(action["rate"]), now_ms=now)
             else:
-                media = Media.model_validate(action.get("media")).model_dump()
+                # The web app resolved any video_id itself (the same rule as the socket).
+                media = media_dict(Media.model_validate(action.get("media")))
                 events = room.change_media(pid, media=media, now_ms=now)
         except ProtocolError as exc:
             raise _to_control_error(exc) from None

@@ -24,7 +24,7 @@ from data import rooms as room_store
 from data import secrets as secret_store
 from protocol.codec import EncodedMessage
 from protocol.errors import CLOSE_GOING_AWAY, CLOSE_ROOM_CLOSED, E_SERVER_FULL, ProtocolError
-from protocol.messages import ROOM_CODE_PATTERN, Media, RoomSettingsPatch
+from protocol.messages import ROOM_CODE_PATTERN, Media, RoomSettingsPatch, media_dict
 from protocol.room import Room, RoomLimits, RoomSettings
 from sync_server.chat_writer import ChatWriter
 from sync_server.config import Config
@@ -32,6 +32,9 @@ from sync_server.config import Config
 logger = logging.getLogger(__name__)
 
 DEMO_ROOM_CODE = "demo"
+#: The clip the web app ships (admin_app/static/demo/): 30 s, timecode and frame counter
+#: burned in, so sync can be seen by eye.
+DEMO_MEDIA = {"url": "/static/demo/demo.webm", "title": "watchparty demo clip", "duration_s": 30.0}
 
 #: Rooms serialised between two checkpoints when snapshotting.
 SNAPSHOT_CHUNK = 200
@@ -261,7 +264,7 @@ class SyncServer:
             raise ProtocolError(E_INVALID_MESSAGE, "room name must be 1 to 100 characters")
         try:
             patch = RoomSettingsPatch.model_validate(settings or {}).model_dump()
-            media_dict = Media.model_validate(media).model_dump() if media else None
+            initial_media = media_dict(Media.model_validate(media)) if media else None
         except ValidationError as exc:
             raise ProtocolError(
                 E_INVALID_MESSAGE, f"invalid room: {exc.errors()[0]['msg']}"
@@ -283,8 +286,8 @@ class SyncServer:
                 limits=self.limits,
                 owner_user_id=owner_user_id,
             )
-            if media_dict:
-                room.playback.media = media_dict
+            if initial_media:
+                room.playback.media = initial_media
                 room.playback.server_time_ms = now
             await self.db.write(room_store.upsert_room_snapshots, [self._snapshot_of(room, now)])
             room.dirty = False
@@ -460,7 +463,10 @@ class SyncServer:
                     nursery.start_soon(self._cleanup_loop)
                 if self.config.demo and DEMO_ROOM_CODE not in self.rooms:
                     await self.create_room(
-                        DEMO_ROOM_CODE, "Demo room", settings={"control": "everyone"}
+                        DEMO_ROOM_CODE,
+                        "Demo room",
+                        settings={"control": "everyone"},
+                        media=DEMO_MEDIA,
                     )
                 logger.info(
                     "sync server listening on ws://%s:%d/ (database %s)",

@@ -47,7 +47,9 @@ async def watchparty(*args: str, log: Path) -> AsyncIterator[trio.Process]:
             if waited.cancelled_caught:
                 proc.kill()
                 await proc.wait()
-    assert proc.returncode == 0, log.read_text()
+    if proc.returncode != 0:
+        output = await trio.Path(log).read_text()
+        raise AssertionError(f"watchparty {args[0]} exited {proc.returncode}:\n{output}")
 
 
 async def wait_ready(url: str, client: httpx.AsyncClient) -> dict:

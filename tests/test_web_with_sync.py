@@ -76,9 +76,10 @@ async def test_rest_and_socket_together(db_path: Path) -> None:
 
 
 async def test_socket_honours_logout_and_room_entry_rules(db_path: Path) -> None:
+    from trio_websocket import ConnectionClosed, open_websocket_url
+
     from protocol.codec import decode, encode
     from protocol.messages import PROTOCOL_VERSION
-    from trio_websocket import ConnectionClosed, open_websocket_url
 
     async def hello_outcome(url: str, hello: dict) -> tuple[dict, int | None]:
         async with open_websocket_url(url, subprotocols=["watchparty.v1.json"]) as ws:

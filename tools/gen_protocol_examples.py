@@ -169,6 +169,11 @@ CLIENT: dict[str, dict[str, Any]] = {
     "seek": {"type": "seek", "id": 12, "position_s": 300.5},
     "set_rate": {"type": "set_rate", "id": 13, "rate": 1.25},
     "change_media": {"type": "change_media", "id": 14, "media": dict(MEDIA)},
+    "change_media_video": {
+        "type": "change_media",
+        "id": 15,
+        "video_id": "3f2a9c0e5b7d4e1f8a6b2c9d0e1f2a3b",
+    },
     "position_report": {
         "type": "position_report",
         "position_s": 123.456,

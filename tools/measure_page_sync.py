@@ -49,7 +49,7 @@ def _scenario(browser: Browser, base_url: str, args: argparse.Namespace) -> dict
     for page in (host, viewer):
         wait_playing_in_step(page)
     settle_s = time.monotonic() - started
-    stats, _ = measure_sync(host, viewer, args.seconds)
+    stats, diffs = measure_sync(host, viewer, args.seconds)
     result: dict[str, Any] = {
         "seconds": args.seconds,
         "viewer_clock_offset_ms": args.viewer_clock_offset_ms,
@@ -63,6 +63,15 @@ def _scenario(browser: Browser, base_url: str, args: argparse.Namespace) -> dict
         "viewer_end": sample(viewer),
         "chromium": browser.chromium.version,
     }
+    if stats.max_ms >= args.explain_over_ms:
+        # What the two players did around the worst moment.
+        worst = max(range(len(diffs)), key=lambda i: abs(diffs[i]))
+        result["worst_sample"] = worst
+        result["diffs_around_worst_ms"] = [
+            round(d, 1) for d in diffs[max(0, worst - 10) : worst + 10]
+        ]
+        result["host_log"] = host.evaluate("() => window.watchparty.player.log.slice(-40)")
+        result["viewer_log"] = viewer.evaluate("() => window.watchparty.player.log.slice(-40)")
     if args.screenshot:
         host.get_by_label("Message").fill("Hi Bob, ready?")
         host.get_by_label("Message").press("Enter")
@@ -96,6 +105,12 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=0.0,
         help="shift the second page's Date.now and performance.now by this many ms",
+    )
+    parser.add_argument(
+        "--explain-over-ms",
+        type=float,
+        default=50.0,
+        help="when the worst difference reaches this, add both players' recent decisions",
     )
     parser.add_argument("--screenshot", type=Path, help="save a screenshot of the host's page here")
     args = parser.parse_args(argv)

@@ -12,12 +12,13 @@
 //   the nudge proportional to the drift (removing it in about a second, at most 5 %,
 //   as the server's own corrections). A drift of 300 ms or more is removed with a
 //   seek aimed ahead by a learned seek lead.
-// * The server's drift_correction "seek" is obeyed too; its "rate" nudges are not,
-//   since the local loop already corrects the same drift from the same clock estimate
-//   continuously (applying both would overshoot).
+// * The server's drift_correction "seek" is obeyed when the local check agrees (the
+//   server judged an older report); its "rate" nudges are not, since the local loop
+//   already corrects the same drift from the same clock estimate continuously
+//   (applying both would overshoot).
 // * Every 2 s, a position_report; buffering (waiting/stalled) as buffer_state.
 //
-// Why the nudge is never exactly 1 (Chromium 156, measured with tools in tests/): at a
+// Why the nudge is never exactly 1 (measured on Chromium 156 by integrating the rate): at a
 // rate within about 0.1 % of 1 Chromium copies audio straight through; at any other
 // rate it time-stretches (WSOLA), and every switch from the first mode to the second
 // costs about 20 ms of media time. Changes between time-stretched rates cost nothing,
@@ -376,7 +377,10 @@ export class PlayerController extends EventTarget {
 
   _onCorrection(msg) {
     this._note("server correction", { action: msg.action, driftMs: msg.drift_ms, localDriftMs: this.driftMs });
-    if (msg.action === "seek" && this.mode === "playing" && !this.seeking) {
+    // The server judged a report up to a round trip old; our own check is newer and
+    // uses the same clock estimate. Seek only when it agrees that we are far off.
+    if (msg.action === "seek" && this.mode === "playing" && !this.seeking
+        && this.driftMs !== null && Math.abs(this.driftMs) >= SEEK_DRIFT_MS / 2) {
       const now = this.client.serverNow();
       if (now !== null) this._seek(this.expectedAt(now + this.seekLeadMs).position, { why: "server" });
     }

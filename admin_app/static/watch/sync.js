@@ -440,6 +440,7 @@ export class SyncClient extends EventTarget {
       this._connect();
       return;
     }
+    if (this.ws.readyState === WebSocket.CONNECTING) return; // an attempt is under way
     // The socket may be half dead after a sleep: probe it, and resync the clock (a
     // monotonic clock may have stopped during suspend while the server's went on).
     this._probeLiveness(why);
@@ -591,6 +592,13 @@ export class SyncClient extends EventTarget {
         this._emit("reaction", msg);
         break;
       case "state":
+        if (msg.resync) {
+          // The server dropped events queued for us and sent the room as it is now:
+          // its seq replaces ours and its chat replaces what we had.
+          this.seq = msg.seq || 0;
+          this.chat = Array.isArray(msg.chat) ? msg.chat.slice() : this.chat;
+          this._emit("chat", { kind: "reset" });
+        }
         this._loadState(msg);
         this._emit("playback", { state: this.playback, previous: null, action: "state", by: null });
         this._emit("participants");
