@@ -2,9 +2,16 @@
 
 Plain Jinja templates (``templates/pages/``, autoescaped) and plain JavaScript modules
 (``static/watch/``), no build step. The pages talk to the REST API of the web app
-(guest sign-in, room creation) and to the sync socket of the sync server, whose URL
-they are given in a ``data-`` attribute (never in an inline script, so the pages run
-under a strict Content-Security-Policy).
+(guest sign-in, room creation with its entry mode, room detail, joining) and to the
+sync socket of the sync server, whose URL they are given in a ``data-`` attribute
+(never in an inline script, so the pages run under a strict Content-Security-Policy).
+
+A room whose entry mode is ``password`` or ``approval`` admits on the sync socket only
+accounts with an approved membership. The watch page learns the mode from
+``GET /api/rooms/{code}/`` (or from the socket refusing its hello: ``forbidden``, close
+4003), makes sure it has an account token (the stored sign-in, else a guest sign-in),
+and enters through ``POST /api/rooms/join/``: with the password the visitor types, or
+as a request it repeats every 5 s until the host approves it. Then it connects.
 
 Register with::
 

@@ -213,6 +213,29 @@ def join(page: Any, base_url: str, room: str, name: str) -> None:
     wait_connected(page)
 
 
+def join_by_code(page: Any, base_url: str, room: str, name: str) -> None:
+    """On the landing page, join *room* by its code as *name*; returns once the watch
+    page is open (it may then connect, or ask for a password or the host's approval)."""
+    page.goto(f"{base_url}/")
+    page.get_by_label("Room code or link").fill(room)
+    page.locator("#join-display-name").fill(name)
+    page.get_by_role("button", name="Join room").click()
+    page.wait_for_url(f"{base_url}/watch/{room}")
+
+
+def sign_in(page: Any, base_url: str, token: str, name: str) -> None:
+    """Store an access token and display name in the page's browser context, as a
+    sign-in would (``identity.js``: localStorage, shared by the context's tabs)."""
+    page.goto(f"{base_url}/")
+    page.evaluate(
+        """([token, name]) => {
+          localStorage.setItem('watchparty.token', token);
+          localStorage.setItem('watchparty.display_name', name);
+        }""",
+        [token, name],
+    )
+
+
 def wait_connected(page: Any, timeout_ms: float = DEFAULT_TIMEOUT_MS) -> None:
     page.wait_for_function(
         "() => document.getElementById('conn').dataset.state === 'connected'", timeout=timeout_ms
@@ -312,12 +335,14 @@ __all__ = [
     "SyncStats",
     "have_browser",
     "join",
+    "join_by_code",
     "measure_sync",
     "open_browser",
     "open_stack",
     "run_in_browser",
     "sample",
     "shifted_clock_script",
+    "sign_in",
     "wait_connected",
     "wait_playing_in_step",
 ]

@@ -19,20 +19,23 @@ import re
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.browser import (
     DEMO_MEDIA,
     Browser,
     join,
+    join_by_code,
     measure_sync,
     open_stack,
     run_in_browser,
     sample,
+    sign_in,
     wait_connected,
     wait_playing_in_step,
 )
-from tests.web_helpers import run_web
+from tests.web_helpers import auth, run_web
 
 pytestmark = [
     pytest.mark.slow,
@@ -381,6 +384,152 @@ def _landing(browser: Browser, base: str) -> None:
     bob.goto(f"{base}/watch/no-such-room")
     expect(bob.locator("#conn")).to_have_attribute("data-state", "closed")
     expect(bob.locator("#conn-text")).to_contain_text("No room has this code")
+
+
+# --- password and approval rooms ---------------------------------------------------------
+ROOM_PASSWORD = "let me in"
+
+
+async def test_password_room_asks_for_the_password_then_plays_in_sync(db_path: Path) -> None:
+    async with open_stack(db_path) as stack:
+        async with httpx.AsyncClient(base_url=stack.base_url, timeout=30.0) as http:
+            owner = await http.post(
+                "/api/auth/register/",
+                json={
+                    "email": "olivia@example.org",
+                    "password": "correct horse",
+                    "display_name": "Olivia",
+                },
+            )
+            assert owner.status_code == 201, owner.text
+            token = owner.json()["access"]
+            # Private: the joiner's page cannot read the room's entry mode up front, so
+            # it learns it from the sync server's refusal of its hello.
+            created = await http.post(
+                "/api/rooms/create/",
+                json={
+                    "name": "Secret screening",
+                    "visibility": "private",
+                    "entry_mode": "password",
+                    "password": ROOM_PASSWORD,
+                    "video_url": DEMO_MEDIA["url"],
+                    "video_title": DEMO_MEDIA["title"],
+                    "duration_s": DEMO_MEDIA["duration_s"],
+                },
+                headers=auth(token),
+            )
+            assert created.status_code == 201, created.text
+            code = created.json()["code"]
+        await run_in_browser(_password_room, stack.base_url, code, token)
+
+
+def _password_room(browser: Browser, base: str, code: str, owner_token: str) -> None:
+    expect = _expect()
+    # The owner, signed in, enters without a password.
+    owner = browser.new_user()
+    sign_in(owner, base, owner_token, "Olivia")
+    owner.goto(f"{base}/watch/{code}")
+    wait_connected(owner)
+    expect(owner.locator("#entry")).to_be_hidden()
+    expect(owner.locator("#participants li", has_text="Olivia")).to_contain_text("host")
+
+    # A friend joins by code from the landing page: the watch page asks for the password.
+    bob = browser.new_user()
+    join_by_code(bob, base, code, "Bob")
+    password = bob.get_by_label("Room password")
+    expect(password).to_be_focused()
+    expect(bob.locator("#conn")).not_to_have_attribute("data-state", "connected")
+    expect(bob.locator("#conn-text")).to_contain_text("needs a password")
+    # (It learnt so from the sync server: a hello refused with forbidden, close 4003.)
+    refused = bob.evaluate("() => window.watchparty.client.closeInfo")
+    assert (refused["code"], refused["error"]["code"]) == (4003, "forbidden")
+
+    # A wrong password: said, next to the field, and nothing else happens.
+    password.fill("not it")
+    bob.get_by_role("button", name="Enter room").click()
+    error = bob.locator("#password-error")
+    expect(error).to_have_text("Wrong password: check it and try again.")
+    expect(error).to_have_attribute("role", "alert")
+    expect(password).to_have_attribute("aria-invalid", "true")
+    expect(password).to_have_attribute("aria-describedby", re.compile(r"\bpassword-error\b"))
+    expect(bob.locator("#conn")).not_to_have_attribute("data-state", "connected")
+
+    # The right one (typed, Enter): the page joins with its guest account.
+    password.fill(ROOM_PASSWORD)
+    password.press("Enter")
+    wait_connected(bob)
+    expect(bob.locator("#entry")).to_be_hidden()
+    assert bob.evaluate("() => window.watchparty.client.participant.user_id") is not None
+    expect(owner.locator("#participants li", has_text="Bob")).to_contain_text("viewer")
+    expect(bob.locator("#room-name")).to_have_text("Secret screening")
+
+    # And it plays in step with the host.
+    owner.get_by_role("button", name="Play", exact=True).click()
+    for page in (owner, bob):
+        wait_playing_in_step(page)
+    _assert_in_sync("password room", owner, bob, 2.0)
+
+
+async def test_approval_room_waits_for_the_host_then_joins_by_itself(db_path: Path) -> None:
+    async with open_stack(db_path) as stack:
+        await run_in_browser(_approval_room, stack.base_url)
+
+
+def _pending(http: httpx.Client, code: str) -> list[dict[str, Any]]:
+    response = http.get(f"/api/rooms/{code}/members/", params={"status": "pending"})
+    assert response.status_code == 200, response.text
+    results: list[dict[str, Any]] = response.json()["results"]
+    return results
+
+
+def _approval_room(browser: Browser, base: str) -> None:
+    expect = _expect()
+    # The host creates the room on the landing page, choosing who may come in.
+    alice = browser.new_user()
+    alice.goto(f"{base}/")
+    alice.get_by_label("Room name").fill("Members only")
+    alice.locator("#create-display-name").fill("Alice")
+    alice.get_by_label("Only with a password").check()
+    expect(alice.get_by_label("Room password")).to_be_visible()
+    alice.get_by_label("Only people I approve").check()
+    expect(alice.get_by_label("Room password")).to_be_hidden()
+    alice.get_by_role("button", name="Create room").click()
+    alice.wait_for_url(re.compile(r"/watch/[A-Za-z0-9_-]{3,32}$"))
+    wait_connected(alice)  # the owner is let in at once
+    code = alice.url.rsplit("/", 1)[1]
+    owner_token = alice.evaluate("() => localStorage.getItem('watchparty.token')")
+
+    with httpx.Client(base_url=base, headers=auth(owner_token), timeout=30.0) as http:
+        assert http.get(f"/api/rooms/{code}/").json()["entry_mode"] == "approval"
+
+        # A friend joins by code: the page asks the host and says it waits.
+        bob = browser.new_user()
+        join_by_code(bob, base, code, "Bob")
+        status = bob.locator("#approval-status")
+        expect(status).to_contain_text("Waiting for the host's approval")
+        expect(status).to_have_attribute("role", "status")
+        expect(bob.locator("#conn")).to_have_attribute("data-state", "idle")
+        assert [m["display_name"] for m in _pending(http, code)] == ["Bob"]
+
+        # Cancel withdraws the request; asking again makes a new one.
+        bob.get_by_role("button", name="Cancel request").click()
+        expect(status).to_have_text("You withdrew your request to join.")
+        assert _pending(http, code) == []
+        bob.get_by_role("button", name="Ask again").click()
+        expect(status).to_contain_text("Waiting for the host's approval")
+        (request,) = _pending(http, code)
+        assert request["display_name"] == "Bob"
+        expect(bob.locator("#conn")).to_have_attribute("data-state", "idle")
+
+        # The owner approves over REST; the page, asking again every 5 s, gets in.
+        approved = http.post(
+            "/api/rooms/approve/", json={"room_code": code, "user_id": request["user_id"]}
+        )
+        assert approved.status_code == 200, approved.text
+    wait_connected(bob, timeout_ms=25_000)
+    expect(bob.locator("#entry")).to_be_hidden()
+    expect(alice.locator("#participants li", has_text="Bob")).to_contain_text("viewer")
+    assert bob.evaluate("() => window.watchparty.client.participant.user_id") == request["user_id"]
 
 
 # --- the page's clock math is protocol/clock.py's ---------------------------------------

@@ -75,22 +75,34 @@ export function parseRoomCode(text) {
   return ROOM_CODE_RE.test(value) ? value : null;
 }
 
-/** An error from the REST API; `status` 0 means the request did not reach it. */
+/** An error from the REST API; `status` 0 means the request did not reach it.
+ * `code` is the API's error code (`wrong_password`, `join_denied`, ...) when it gave
+ * one; `retryAfterMs` the Retry-After of a 429, when given. */
 export class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, code = null, retryAfterMs = null) {
     super(message);
     this.status = status;
+    this.code = code;
+    this.retryAfterMs = retryAfterMs;
   }
   /** The endpoint does not exist on this server (or the server is unreachable). */
   get missing() { return this.status === 0 || this.status === 404 || this.status === 405; }
 }
 
-async function postJson(url, body, token = null) {
-  const headers = { "Content-Type": "application/json", Accept: "application/json" };
+/** One REST call; resolves with {status, data} for a 2xx answer, else throws ApiError. */
+async function requestJson(method, url, { body = undefined, token = null } = {}) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
   let response;
   try {
-    response = await fetch(url, { method: "POST", headers, body: JSON.stringify(body), credentials: "same-origin" });
+    response = await fetch(url, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
+      cache: "no-store",
+    });
   } catch (err) {
     throw new ApiError(0, `cannot reach the server: ${err.message}`);
   }
@@ -99,9 +111,16 @@ async function postJson(url, body, token = null) {
   if (!response.ok) {
     const err = data && (data.error || data);
     const message = (err && (err.message || err.detail)) || `${response.status} ${response.statusText}`;
-    throw new ApiError(response.status, String(message));
+    const code = err && typeof err.code === "string" ? err.code : null;
+    const retryAfter = Number(response.headers.get("Retry-After"));
+    const retryAfterMs = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : null;
+    throw new ApiError(response.status, String(message), code, retryAfterMs);
   }
-  return data || {};
+  return { status: response.status, data: data || {} };
+}
+
+async function postJson(url, body, token = null) {
+  return (await requestJson("POST", url, { body, token })).data;
 }
 
 /** POST /api/auth/guest/: a guest access token for this display name. */
@@ -112,13 +131,49 @@ export async function guestSignIn(displayName) {
   return token;
 }
 
-/** POST /api/rooms/create/: create a room; returns its code. */
-export async function createRoomApi(name, token) {
-  const data = await postJson("/api/rooms/create/", { name }, token);
+/** The ways into a room (POST /api/rooms/create/ `entry_mode`). */
+export const ENTRY_MODES = ["open", "password", "approval"];
+
+/**
+ * POST /api/rooms/create/: create a room; returns its code.
+ * @param {string} name
+ * @param {string} token
+ * @param {{entryMode?: string, password?: string|null}} [entry] who may come in: open
+ *   (anyone), password (with `password`), approval (the host approves each account)
+ */
+export async function createRoomApi(name, token, { entryMode = "open", password = null } = {}) {
+  const body = { name };
+  if (entryMode !== "open") body.entry_mode = entryMode;
+  if (entryMode === "password") body.password = password;
+  const data = await postJson("/api/rooms/create/", body, token);
   const room = data.room || data;
   const code = room.code || room.room_code || data.code;
   if (typeof code !== "string") throw new ApiError(500, "the room creation answer carries no room code");
   return code;
+}
+
+/** GET /api/rooms/{code}/: the room as the API shows it (`entry_mode`, `visibility`...).
+ * A private room answers 401 (no token) or 403 (not a member). */
+export async function roomDetailApi(code, token = null) {
+  return (await requestJson("GET", `/api/rooms/${encodeURIComponent(code)}/`, { token })).data;
+}
+
+/**
+ * POST /api/rooms/join/: ask to enter a room with this account (and password).
+ * Resolves with {joined: true, room} (200) or {joined: false} (202: waiting for the
+ * host's approval). Throws ApiError: 403 `password_required`, `wrong_password`,
+ * `join_denied`, `guests_not_allowed`; 409 `join_pending` (a request is waiting already).
+ */
+export async function joinRoomApi(code, token, password = null) {
+  const body = { room_code: code };
+  if (password !== null) body.password = password;
+  const { status, data } = await requestJson("POST", "/api/rooms/join/", { body, token });
+  return { joined: status === 200 && data.status !== "pending", room: data.room || null };
+}
+
+/** DELETE /api/rooms/{code}/leave/: leave the room, or withdraw a request to join it. */
+export async function leaveRoomApi(code, token) {
+  await requestJson("DELETE", `/api/rooms/${encodeURIComponent(code)}/leave/`, { token });
 }
 
 /** A fresh room code from a room name: "movie-night-k3x9". */

@@ -7,8 +7,13 @@
 // It knows nothing of the <video> element: player.js drives that from the events here.
 //
 // Events (EventTarget, detail in event.detail):
-//   connection  {state, reason?, retryInMs?}   idle | connecting | syncing | connected |
-//                                               reconnecting | offline | closed
+//   connection  {state, reason?, retryInMs?,   idle | connecting | syncing | connected |
+//                code?, error?}                 reconnecting | offline | closed; a closed
+//                                               connection that will not come back has
+//                                               the close code, and the error that
+//                                               answered the hello, if any (a password
+//                                               or approval room refuses a hello with
+//                                               `forbidden`, then close 4003)
 //   welcome     the welcome message
 //   playback    {state, previous, action, by}  the playback state changed
 //   participants                               the participant list or its stats changed
@@ -109,6 +114,7 @@ export class SyncClient extends EventTarget {
     this.lastEstimate = null; // bridges a reset until new samples arrive
     this.connectionState = "idle";
     this.closeInfo = null;
+    this.helloError = null; // the error message that answered the last hello, if any
     // Room copy.
     this.welcome = null;
     this.welcomes = 0; // welcomes received: 1 after joining, +1 per reconnection
@@ -156,6 +162,25 @@ export class SyncClient extends EventTarget {
     this._watchdog = setInterval(() => this._tick(), 1000);
     this._connect();
   }
+
+  /**
+   * Connect again after a close that stopped the client (a refused hello, say), with
+   * this token and display name: the page got the account into the room meanwhile.
+   */
+  restart({ token = this.token, displayName = this.displayName } = {}) {
+    if (!this._stopped) this.stop();
+    this.token = token;
+    this.displayName = displayName;
+    this.closeInfo = null;
+    this.helloError = null;
+    this._leaving = false;
+    this._attempt = 0;
+    this._backoffMs = BACKOFF_FIRST_MS;
+    this.start();
+  }
+
+  /** The id of the last hello sent. */
+  get helloId() { return this._helloId; }
 
   /** Stop for good: close the socket, cancel timers and pending requests. */
   stop() {
@@ -350,6 +375,7 @@ export class SyncClient extends EventTarget {
     }
     if (this.create) hello.create = this.create;
     this._helloId = hello.id;
+    this.helloError = null;
     this.send(hello);
   }
 
@@ -380,16 +406,16 @@ export class SyncClient extends EventTarget {
     }
     if (FATAL_CLOSES.has(code)) {
       if (code !== CLOSE_REPLACED) this.sessions.clear();
-      this._fatal(code, FATAL_CLOSES.get(code));
+      this._fatal(code, FATAL_CLOSES.get(code), this.helloError);
       return;
     }
     this._scheduleReconnect(`connection closed (${code}${reason ? `: ${reason}` : ""})`);
   }
 
-  _fatal(code, reason) {
+  _fatal(code, reason, error = null) {
     this.stop();
-    this.closeInfo = { code, reason };
-    this._setConnection("closed", { reason, code });
+    this.closeInfo = { code, reason, error };
+    this._setConnection("closed", { reason, code, error });
   }
 
   /** The connection is gone (or assumed dead): forget the socket, then reconnect. */
@@ -613,6 +639,9 @@ export class SyncClient extends EventTarget {
   /** Resolve or reject the pending request a message answers. */
   _settle(msg) {
     const rid = msg.request_id;
+    if (msg.type === "error" && rid !== undefined && rid !== null && rid === this._helloId) {
+      this.helloError = msg;
+    }
     if (rid === undefined || rid === null) {
       if (msg.type === "error") this._emit("servererror", msg);
       return;

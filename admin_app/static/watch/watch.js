@@ -1,15 +1,23 @@
 // The watch page: wires the sync client and the player controller to the page.
 //
 // Every piece of user text (names, chat, titles, error messages) goes into the page
-// through textContent, never innerHTML. `window.watchparty` exposes the client and the
-// player for debugging and for the browser tests.
+// through textContent, never innerHTML.
+//
+// Joining: a room whose entry mode is password or approval (GET /api/rooms/{code}/
+// says so, or the sync server refuses the hello with `forbidden` and close 4003) is
+// entered through the web app first (POST /api/rooms/join/) with an account token: the
+// stored sign-in, else a guest sign-in. See "password and approval rooms" below.
+//
+// `window.watchparty` exposes the client and the player for debugging and for the
+// browser tests (once the page starts connecting).
 
 import { makeLocalClock } from "./clock.js";
 import {
-  checkName, pendingCreate, setPendingCreate, storedName, storedToken, storeName, forgetToken,
+  checkName, forgetToken, guestSignIn, joinRoomApi, leaveRoomApi, pendingCreate, roomDetailApi,
+  setPendingCreate, storedName, storedToken, storeName, storeToken,
 } from "./identity.js";
 import { PlayerController, isAllowedMediaUrl } from "./player.js";
-import { SessionStore, SyncClient } from "./sync.js";
+import { CLOSE_FORBIDDEN, SessionStore, SyncClient } from "./sync.js";
 
 const $ = (id) => document.getElementById(id);
 const app = $("app");
@@ -353,22 +361,30 @@ function setupPlayerBar() {
 }
 
 // --- joining -------------------------------------------------------------------------------
-function start(displayName) {
-  const token = storedToken();
-  const sessions = new SessionStore(room);
+/** The sync client and the player, made once; a refused hello restarts the same client. */
+function ensureClient() {
+  if (client) return client;
   client = new SyncClient({
     url: syncUrl,
     room,
-    token,
-    displayName: displayName || null,
     create: pendingCreate(room),
     clock: makeLocalClock(),
-    sessions,
+    sessions: new SessionStore(room),
   });
   player = new PlayerController(video, client);
   window.watchparty = { client, player, video };
-  client.addEventListener("connection", (e) => renderConnection(e.detail));
+  client.addEventListener("connection", (e) => {
+    renderConnection(e.detail);
+    if (!isEntryRefusal(e.detail)) return;
+    if (entry.admissions >= 2) {
+      // Let in by the web app, refused by the sync server, twice: do not go round.
+      entryFailed("The room did not let this account in although it was admitted: reload the page to try again.");
+    } else {
+      admit();
+    }
+  });
   client.addEventListener("welcome", () => {
+    entry.admissions = 0;
     setPendingCreate(room, null);
     $("leave").hidden = false;
     renderRoom();
@@ -379,7 +395,12 @@ function start(displayName) {
   client.addEventListener("typing", (e) => renderTyping(e.detail));
   client.addEventListener("playback", renderPlayback);
   client.addEventListener("tokenrejected", forgetToken);
-  client.addEventListener("servererror", (e) => showError($("control-error"), e.detail.message));
+  client.addEventListener("servererror", (e) => {
+    // A refused hello is told by the close that follows (and a password or approval
+    // room's refusal leads to the entry form), not as a control error.
+    if (e.detail === client.helloError && e.detail.code === "forbidden") return;
+    showError($("control-error"), e.detail.message);
+  });
   player.addEventListener("autoplayblocked", () => {
     const overlay = $("video-overlay");
     overlay.textContent = "Playing without sound: press Unmute to hear it.";
@@ -395,15 +416,35 @@ function start(displayName) {
     if (client.limits.max_chat_chars) $("chat-input").maxLength = client.limits.max_chat_chars;
   });
   setInterval(renderTimes, 250);
-  client.start();
+  return client;
 }
 
+/** Connect (or connect again) with the stored token, if any, and this display name. */
+function connect(displayName) {
+  ensureClient().restart({ token: storedToken(), displayName: displayName || null });
+}
+
+/** The sync server refused the hello because the room needs a password or the host's
+ * approval (PROTOCOL.md: `forbidden`, then close 4003); not a refused room creation. */
+function isEntryRefusal(detail) {
+  return detail.state === "closed" && detail.code === CLOSE_FORBIDDEN
+    && !!detail.error && detail.error.code === "forbidden" && !client.create;
+}
+
+// The name form: shown when the page needs a display name and has none.
+let nameWaiter = null;
 function askName() {
   const form = $("join-form");
   const input = $("display-name");
   form.hidden = false;
-  input.value = storedName();
+  if (!input.value) input.value = storedName();
   input.focus();
+  return new Promise((resolve) => { nameWaiter = resolve; });
+}
+
+function setupNameForm() {
+  const form = $("join-form");
+  const input = $("display-name");
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const name = input.value.trim();
@@ -413,19 +454,270 @@ function askName() {
       input.focus();
       return;
     }
+    showError($("join-error"), "");
     storeName(name);
     form.hidden = true;
-    start(name);
+    const resolve = nameWaiter;
+    nameWaiter = null;
+    if (resolve) resolve(name);
   });
+}
+
+// --- password and approval rooms -----------------------------------------------------------
+// The sync socket admits to such a room only an account with an approved membership
+// (or the owner). The page makes sure it has an account token (the stored sign-in, else
+// a guest sign-in with the display name), asks POST /api/rooms/join/ to let it in (with
+// the password the visitor types, or as a request the host approves), then connects.
+const APPROVAL_POLL_MS = 5000;
+const entry = {
+  active: false,      // the entry flow is under way
+  waiting: false,     // a request waits for the host's approval
+  generation: 0,      // bumped to ignore the answers of requests made before a cancel
+  pollTimer: null,
+  tokenRetried: false,
+  admissions: 0,      // admitted by the web app since the last welcome
+};
+
+/** Show one part of the entry card: "password", "approval", "message", or none (null). */
+function showEntryPart(part) {
+  $("entry").hidden = part === null;
+  $("password-form").hidden = part !== "password";
+  $("approval").hidden = part !== "approval";
+  if (part !== "message") showError($("entry-error"), "");
+}
+
+/** The connection line while the page is not connected. */
+function setStatus(state, text) {
+  clearInterval(retryTimer);
+  $("conn").dataset.state = state;
+  $("conn-text").textContent = text;
+  $("reconnect").hidden = true;
+}
+
+async function admit() {
+  if (entry.active) return;
+  entry.active = true;
+  entry.tokenRetried = false;
+  setStatus("idle", "Not connected: this room lets in only those it admits");
+  await requestEntry(null);
+}
+
+/** One POST /api/rooms/join/ (with *password* when not null), and what follows from it. */
+async function requestEntry(password) {
+  const generation = entry.generation;
+  const token = await ensureToken();
+  if (!token || generation !== entry.generation) return;
+  let answer;
+  try {
+    answer = await joinRoomApi(room, token, password);
+  } catch (err) {
+    if (generation === entry.generation) await onEntryError(err, password);
+    return;
+  }
+  if (generation !== entry.generation) return;
+  if (answer.joined) admitted();
+  else waitForApproval();
+}
+
+/** An account token: the stored one, else a guest sign-in (asking the name if need be). */
+async function ensureToken() {
+  const stored = storedToken();
+  if (stored) return stored;
+  let name = storedName();
+  if (!name) {
+    showEntryPart(null);
+    name = await askName();
+  }
+  try {
+    const token = await guestSignIn(name);
+    storeToken(token);
+    return token;
+  } catch (err) {
+    entryFailed(err.status === 403
+      ? "This server does not admit guests: sign in to join this room."
+      : `Could not sign in as a guest: ${err.message}`);
+    return null;
+  }
+}
+
+async function onEntryError(err, password) {
+  if (err.status === 401 && !entry.tokenRetried) {
+    // The stored token is no good any more: sign in afresh, once.
+    entry.tokenRetried = true;
+    forgetToken();
+    await requestEntry(password);
+    return;
+  }
+  switch (err.code) {
+    case "password_required": askPassword(""); return;
+    case "wrong_password": askPassword("Wrong password: check it and try again."); return;
+    case "join_pending": waitForApproval(); return;
+    case "join_denied": entryFailed("The host declined your request to join this room."); return;
+    case "guests_not_allowed": entryFailed("This room does not admit guests: sign in to join it."); return;
+    default: break;
+  }
+  if (err.status === 404) {
+    entryFailed("No room has this code.");
+    return;
+  }
+  if (entry.waiting && (err.status === 0 || err.status === 429 || err.status >= 500)) {
+    waitForApproval(err.retryAfterMs || APPROVAL_POLL_MS); // keep asking
+    return;
+  }
+  if (password !== null) {
+    askPassword(`Could not check the password: ${err.message}`);
+    return;
+  }
+  entryFailed(`Could not join the room: ${err.message}`);
+}
+
+function askPassword(message) {
+  entry.waiting = false;
+  showEntryPart("password");
+  const input = $("room-password");
+  showError($("password-error"), message);
+  if (message) input.setAttribute("aria-invalid", "true");
+  else input.removeAttribute("aria-invalid");
+  setStatus("idle", "Not connected: this room needs a password");
+  input.focus();
+  if (message) input.select();
+}
+
+function setupPasswordForm() {
+  const input = $("room-password");
+  $("password-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const password = input.value;
+    if (!password) {
+      showError($("password-error"), "Enter the room's password.");
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+      return;
+    }
+    const button = $("password-submit");
+    button.disabled = true;
+    showError($("password-error"), "");
+    try {
+      await requestEntry(password);
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+function waitForApproval(delayMs = APPROVAL_POLL_MS) {
+  const first = !entry.waiting;
+  entry.waiting = true;
+  if (first) {
+    showEntryPart("approval");
+    // Set once, so that the live region does not repeat it at every check.
+    $("approval-status").textContent = "Waiting for the host's approval… This page joins by itself once the host lets you in.";
+    $("approval-cancel").hidden = false;
+    $("approval-retry").hidden = true;
+    $("approval-home").hidden = true;
+    setStatus("idle", "Not connected: waiting for the host's approval");
+  }
+  clearTimeout(entry.pollTimer);
+  entry.pollTimer = setTimeout(() => {
+    entry.pollTimer = null;
+    requestEntry(null);
+  }, delayMs);
+}
+
+function stopWaiting() {
+  entry.generation += 1;
+  entry.waiting = false;
+  clearTimeout(entry.pollTimer);
+  entry.pollTimer = null;
+}
+
+function setupApproval() {
+  const cancel = $("approval-cancel");
+  const retry = $("approval-retry");
+  cancel.addEventListener("click", async () => {
+    stopWaiting();
+    cancel.disabled = true;
+    const token = storedToken();
+    let withdrawn = true;
+    try {
+      if (token) await leaveRoomApi(room, token);
+    } catch {
+      withdrawn = false; // the request stays; asking again finds it waiting
+    }
+    cancel.disabled = false;
+    cancel.hidden = true;
+    retry.hidden = false;
+    $("approval-home").hidden = false;
+    $("approval-status").textContent = withdrawn
+      ? "You withdrew your request to join."
+      : "You stopped waiting (the request could not be withdrawn: the host may still approve it).";
+    setStatus("idle", "Not connected");
+    retry.focus();
+  });
+  retry.addEventListener("click", () => {
+    retry.hidden = true;
+    $("approval-home").hidden = true;
+    $("approval-status").textContent = "Asking the host…";
+    requestEntry(null);
+  });
+  // Back in the tab: ask at once rather than at the next check.
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && entry.waiting && entry.pollTimer !== null) {
+      waitForApproval(0);
+    }
+  });
+}
+
+function entryFailed(message) {
+  stopWaiting();
+  entry.active = false;
+  showEntryPart("message");
+  showError($("entry-error"), message);
+  setStatus("closed", message);
+}
+
+function admitted() {
+  stopWaiting();
+  entry.active = false;
+  entry.admissions += 1;
+  showEntryPart(null);
+  connect(storedName());
+}
+
+/** The room's entry mode from GET /api/rooms/{code}/, or null when the API does not
+ * say (a private room shows itself to members only, an unknown room, no REST API): the
+ * sync socket's answer to the hello tells then. */
+async function entryModeOf() {
+  try {
+    const detail = await roomDetailApi(room, storedToken());
+    return typeof detail.entry_mode === "string" ? detail.entry_mode : null;
+  } catch {
+    return null;
+  }
+}
+
+async function boot() {
+  const resumable = new SessionStore(room).load() !== null;
+  if (!resumable && !pendingCreate(room)) {
+    const mode = await entryModeOf();
+    if (mode === "password" || mode === "approval") {
+      await admit();
+      return;
+    }
+  }
+  const name = storedName();
+  if (storedToken() || resumable || name) connect(name);
+  else connect(await askName());
 }
 
 setupShare();
 setupChat();
 setupControls();
 setupPlayerBar();
+setupNameForm();
+setupPasswordForm();
+setupApproval();
 window.addEventListener("pagehide", () => {
   if (client && client.session) client.sessions.save(client.session, client.seq);
 });
-const name = storedName();
-if (storedToken() || new SessionStore(room).load() || name) start(name);
-else askName();
+boot();
