@@ -12,63 +12,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import trio
 from quart import current_app
 
 from data import Database
+from sync_server.control import RoomControl  # the one shared interface of the two servers
 
 from .passwords import Passwords
 from .ratelimit import RateLimiter
 from .settings import WebSettings
-
-
-class RoomControl(Protocol):
-    """Live rooms, as the web app sees them.
-
-    Room dicts: ``{"code", "name", "settings": {"control", "chat_enabled",
-    "wait_for_everyone", "allow_guests"}, "host_id", "owner_user_id",
-    "created_at_ms", "participants": [...], "participant_count", "playback":
-    {"media", "paused", "position_s", "rate", "server_time_ms", "seq", "waiting"},
-    "seq"}``.
-    """
-
-    async def create_room(
-        self,
-        *,
-        name: str,
-        code: str | None = None,
-        settings: dict[str, Any] | None = None,
-        media: dict[str, Any] | None = None,
-        owner_user_id: str | None = None,
-    ) -> dict[str, Any]:
-        """Create a live room (stored at once) and return it."""
-        ...
-
-    async def get_room(self, code: str) -> dict[str, Any]:
-        """Return a live room; raises ``ControlError("room_not_found")``."""
-        ...
-
-    async def list_rooms(self) -> list[dict[str, Any]]:
-        """Return every live room."""
-        ...
-
-    async def act(self, code: str, *, user_id: str, action: dict[str, Any]) -> dict[str, Any]:
-        """Apply a playback action with *user_id*'s rights; return ``{"seq", "playback"}``."""
-        ...
-
-    async def remove_user(self, code: str, user_id: str) -> int:
-        """Remove *user_id*'s participants from a room; return how many."""
-        ...
-
-    async def delete_room(self, code: str) -> bool:
-        """Close and delete a room; return whether it existed."""
-        ...
-
-    async def statistics(self) -> dict[str, Any]:
-        """Counters of the sync server (rooms, connections, ...)."""
-        ...
 
 
 @dataclass
@@ -113,3 +67,6 @@ class WebState:
 def state() -> WebState:
     """The :class:`WebState` of the current app."""
     return current_app.extensions["watchparty"]  # type: ignore[no-any-return]
+
+
+__all__ = ["RoomControl", "WebState", "state"]
