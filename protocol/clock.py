@@ -13,6 +13,11 @@ Sources:
       :class:`ClockEstimator`), which under independent per-direction jitter bounds
       the error by half the difference of the two directions' smallest excess instead
       of half the smallest total excess.
+    * S. B. Moon, P. Skelly, D. Towsley, "Estimation and removal of clock skew from
+      network delay measurements", IEEE INFOCOM 1999: skew as the slope of the line
+      under all delay measurements that is closest to them in total (a linear
+      program solved on the lower convex hull). :class:`ClockEstimator` solves it for
+      both directions at once.
 """
 
 from __future__ import annotations
@@ -93,7 +98,8 @@ class ClockEstimate:
         skew_ppm: Server clock rate minus client clock rate, parts per million
             (positive: the server clock runs faster). 0 until enough time is covered.
         rtt_ms: Smallest round-trip delay in the window, milliseconds.
-        samples: Number of samples the estimate is built from.
+        samples: Number of samples the estimate is built from (those from the oldest
+            one kept to the newest; see :meth:`ClockEstimator.__len__`).
     """
 
     offset_ms: float
@@ -146,13 +152,76 @@ def min_split_offset(samples: Iterable[ClockSample], skew_ppm: float, ref_local_
     return (min_up - min_down) / 2.0
 
 
+#: Prior spread of the skew between two clocks, parts per million (one standard
+#: deviation). Crystals are specified to about +-100 ppm, and most PC clocks differ by
+#: far less. While the envelopes still allow a wide range of skews (a short window, few
+#: bursts), the estimate leans towards 0 by this prior instead of believing the extremes.
+SKEW_PRIOR_PPM = 100.0
+
+#: Leg flags of a sample that may still hold an envelope or the smallest delay.
+_UP, _DOWN, _RTT = 1, 2, 4
+#: Slope bound for dropping dominated legs: every line the estimator evaluates is
+#: within MAX_SKEW_PPM, plus the offset's penalty of at most SKEW_PRIOR_PPM.
+_PRUNE_SLOPE = (MAX_SKEW_PPM + SKEW_PRIOR_PPM) * 1e-6
+
+
+class _Entry:
+    """A kept sample with the client times its two legs refer to.
+
+    ``up = t1 - t0`` is the offset at the moment the request reached the server,
+    client time ``t0 + delay / 2`` on a symmetric path; ``down = t3 - t2`` is minus the
+    offset when the reply left, ``t3 - delay / 2``.
+    """
+
+    __slots__ = ("delay", "down", "down_x", "live", "number", "sample", "up", "up_x")
+
+    def __init__(self, sample: ClockSample, number: int) -> None:
+        delay = sample.delay_ms
+        self.sample = sample
+        self.number = number  # samples accepted before this one
+        self.up_x = sample.t0 + delay / 2.0
+        self.up = sample.up_ms
+        self.down_x = sample.t3 - delay / 2.0
+        self.down = sample.down_ms
+        self.delay = delay
+        self.live = _UP | _DOWN | _RTT
+
+
 class ClockEstimator:
     """Estimates a client clock's offset and skew against the server from samples.
 
-    Keeps the newest *window* samples no older than *max_age_ms*. The offset comes
-    from :func:`min_split_offset` over the whole window with the skew removed. Once
-    the window spans at least *min_skew_span_ms*, skew is the slope of a
-    least-squares line through per-bucket offsets (:func:`_fit_skew_ppm`).
+    The model: ``up = t1 - t0 = offset(t) + d_up`` and ``down = t3 - t2 = -offset(t) +
+    d_down`` with ``offset(t) = offset + skew * (t - ref)`` and one-way delays at least
+    a common floor. Every up leg lies on or above the line ``offset(t) + floor`` and
+    every down leg on or above ``-offset(t) + floor``: two lines of opposite slope, the
+    lower envelopes of the two directions.
+
+    * While the window spans less than *min_skew_span_ms* (or holds fewer than 8
+      samples), skew is 0 and the offset is :func:`min_split_offset` over the window.
+    * After that, skew is the slope within :data:`MAX_SKEW_PPM` that fits both
+      envelopes at once as tightly as possible: the one that maximises the common
+      floor, which is the one that minimises the total excess of all legs over the
+      two lines (Moon, Skelly and Towsley's linear program, for both directions
+      jointly; with exponentially distributed excess delays it is the
+      maximum-likelihood fit). It is found by walking the two lower convex hulls
+      until the legs supporting the two lines pass each other in time; three legs
+      hold it (two on one line, one on the other). Leaving each of those out in turn
+      and fitting again shows how far the slope could be off (*s*, the root sum of
+      squares of the changes). The skew is then the posterior mean under a normal
+      prior of spread *tau* = :data:`SKEW_PRIOR_PPM`: ``slope / (1 + (s / tau)**2)``,
+      so a window of few bursts does not believe an extreme slope.
+    * The offset at the newest sample is half the difference of the two lines there,
+      each the lowest bound the legs give after removing the skew, with each leg's
+      bound loosened by the skew's remaining uncertainty times the leg's age (so that
+      old legs do not set the offset through a slope that may be off).
+
+    Delays that are too long (a delayed burst, queueing) lie above the envelopes and
+    change nothing; a path whose two directions differ by a fixed amount shifts the
+    offset by half of that, as for any two-way method. Legs that can no longer be the
+    lowest under any line the estimator evaluates (a newer leg is lower by more than
+    ``MAX_SKEW_PPM + SKEW_PRIOR_PPM`` times their distance) are dropped at once, and
+    a sample when all of its legs and its delay are: a window of 256 then covers the
+    whole *max_age_ms* of periodic bursts (about 105 samples for 16 every 10 s).
 
     Args:
         window: Most samples kept (at least 1).
@@ -167,7 +236,7 @@ class ClockEstimator:
     def __init__(
         self,
         *,
-        window: int = 128,
+        window: int = 256,
         max_age_ms: float = 300_000.0,
         min_skew_span_ms: float = 20_000.0,
     ) -> None:
@@ -175,13 +244,25 @@ class ClockEstimator:
             raise ValueError(f"window must be at least 1, got {window}")
         if not (max_age_ms > 0 and min_skew_span_ms > 0):
             raise ValueError("max_age_ms and min_skew_span_ms must be positive")
-        self._samples: deque[ClockSample] = deque(maxlen=window)
+        self._entries: deque[_Entry] = deque()
+        # Receive times of the samples in the window, kept or dropped as dominated.
+        self._received: deque[float] = deque()
+        self._accepted = 0
+        self._window = window
         self._max_age_ms = max_age_ms
         self._min_skew_span_ms = min_skew_span_ms
         self._estimate: ClockEstimate | None = None
 
     def __len__(self) -> int:
-        return len(self._samples)
+        """Samples in the window, including those dropped as dominated (which cannot
+        change the estimate): the samples no older than *max_age_ms*, of which at most
+        *window* are kept."""
+        return len(self._received)
+
+    @property
+    def _samples(self) -> list[ClockSample]:
+        """The kept samples, oldest first (for subclasses in bench/)."""
+        return [e.sample for e in self._entries]
 
     @property
     def estimate(self) -> ClockEstimate | None:
@@ -190,7 +271,8 @@ class ClockEstimator:
 
     def reset(self) -> None:
         """Forget every sample (after the path changed, for example a reconnect)."""
-        self._samples.clear()
+        self._entries.clear()
+        self._received.clear()
         self._estimate = None
 
     def add(self, sample: ClockSample) -> ClockEstimate:
@@ -208,56 +290,175 @@ class ClockEstimator:
                     f"impossible sample: t0={sample.t0} t3={sample.t3} delay={sample.delay_ms} ms"
                 )
             return self._estimate
-        self._samples.append(sample)
+        new = _Entry(sample, self._accepted)
+        self._accepted += 1
+        self._drop_dominated(new)
+        entries = self._entries
+        entries.append(new)
+        received = self._received
+        received.append(sample.t3)
+        if len(entries) > self._window:
+            # The window is full of samples that may matter: it ends at the oldest
+            # one left, and the dropped samples older than that leave with it.
+            first = entries.popleft().number + 1
+            for _ in range(first - (self._accepted - len(received))):
+                received.popleft()
         newest = sample.t3
-        while self._samples and newest - self._samples[0].t3 > self._max_age_ms:
-            self._samples.popleft()
+        while newest - entries[0].sample.t3 > self._max_age_ms:
+            entries.popleft()
+        while newest - received[0] > self._max_age_ms:
+            received.popleft()
         self._estimate = self._compute(newest)
         return self._estimate
 
+    def _drop_dominated(self, new: _Entry) -> None:
+        """Drop the kept samples none of whose legs can matter any more.
+
+        An older up leg is dominated when *new*'s is lower by more than
+        ``_PRUNE_SLOPE * |distance|``: then it is above *new*'s under every line the
+        estimator evaluates, and *new* stays at least as long (the window drops the
+        oldest first). Likewise for down legs, and for the delay (``rtt_ms``).
+        """
+        k = _PRUNE_SLOPE
+        dropped = False
+        for e in self._entries:
+            live = e.live
+            if live & _UP and new.up <= e.up - k * abs(new.up_x - e.up_x):
+                live &= ~_UP
+            if live & _DOWN and new.down <= e.down - k * abs(new.down_x - e.down_x):
+                live &= ~_DOWN
+            if live & _RTT and new.delay <= e.delay:
+                live &= ~_RTT
+            e.live = live
+            dropped = dropped or not live
+        if dropped:
+            self._entries = deque(e for e in self._entries if e.live)
+
     def _compute(self, ref_local_ms: float) -> ClockEstimate:
-        samples = list(self._samples)
-        span = samples[-1].t0 - samples[0].t0
-        skew_ppm = 0.0
-        if span >= self._min_skew_span_ms and len(samples) >= 8:
-            skew_ppm = _fit_skew_ppm(samples)
-        offset = min_split_offset(samples, skew_ppm, ref_local_ms)
-        rtt = min(s.delay_ms for s in samples)
+        entries = self._entries
+        rtt = min(e.delay for e in entries)
+        t0s = [e.sample.t0 for e in entries]
+        if max(t0s) - min(t0s) < self._min_skew_span_ms or len(self) < 8:
+            skew_ppm = 0.0
+            # min_split_offset with no skew to remove.
+            offset = (min(e.up for e in entries) - min(e.down for e in entries)) / 2.0
+        else:
+            skew_ppm, offset = _envelope_fit(entries, ref_local_ms)
         return ClockEstimate(
             offset_ms=offset,
             ref_local_ms=ref_local_ms,
             skew_ppm=skew_ppm,
             rtt_ms=rtt,
-            samples=len(samples),
+            samples=len(self),
         )
 
 
-def _fit_skew_ppm(samples: list[ClockSample]) -> float:
-    """Skew from a least-squares line through per-bucket offsets.
+_Point = tuple[float, float]
 
-    The window is cut into up to 8 buckets of consecutive samples; each bucket's
-    offset is :func:`min_split_offset` at its mean time. A line through those points
-    averages the buckets' errors (about half the jitter floor each), which a slope
-    between two halves would not. The slope is refined once with the skew removed
-    inside each bucket, and clamped to :data:`MAX_SKEW_PPM`.
+
+def _envelope_fit(entries: Iterable[_Entry], ref_local_ms: float) -> tuple[float, float]:
+    """Skew (ppm) and offset at *ref_local_ms* (ms) from the two lower envelopes.
+
+    Coordinates are relative to the reference time and to the newest legs, which keeps
+    the arithmetic exact enough with epoch-sized clocks. Down legs are mirrored in
+    time (``x = ref - t``), so that both directions' lines are ``y = a + k * x`` with
+    the same *k*: under the up legs ``a_up = min(y - k x)`` and under the mirrored down
+    legs ``a_down = min(y - k x)``; the floor ``a_up + a_down`` is concave in *k*.
     """
-    buckets = min(8, len(samples) // 4)
-    size = len(samples) / buckets
-    groups = [samples[round(i * size) : round((i + 1) * size)] for i in range(buckets)]
-    skew_ppm = 0.0
-    for _ in range(2):
-        points = []
-        for group in groups:
-            t_mid = sum(s.t0 for s in group) / len(group)
-            points.append((t_mid, min_split_offset(group, skew_ppm, t_mid)))
-        t_mean = sum(t for t, _ in points) / len(points)
-        o_mean = sum(o for _, o in points) / len(points)
-        var = sum((t - t_mean) ** 2 for t, _ in points)
-        if var <= 0:
-            return 0.0
-        slope = sum((t - t_mean) * (o - o_mean) for t, o in points) / var
-        skew_ppm = max(-MAX_SKEW_PPM, min(MAX_SKEW_PPM, slope * 1e6))
-    return skew_ppm
+    entries = list(entries)
+    newest = entries[-1]
+    up = sorted((e.up_x - ref_local_ms, e.up - newest.up) for e in entries)
+    down = sorted((ref_local_ms - e.down_x, e.down - newest.down) for e in entries)
+    up_hull = _lower_hull(up)
+    down_hull = _lower_hull(down)
+    k = _widest_floor_slope(up_hull, down_hull)
+    # Leave out each leg holding the fit (the two lowest of each direction under it;
+    # a leg not holding it changes nothing) and see how far the slope moves.
+    var = 0.0
+    for a in _lowest_two(up_hull, k):
+        change = _widest_floor_slope(_without_vertex(up_hull, a, up), down_hull) - k
+        var += change * change
+    for a in _lowest_two(down_hull, k):
+        change = _widest_floor_slope(up_hull, _without_vertex(down_hull, a, down)) - k
+        var += change * change
+    tau = SKEW_PRIOR_PPM * 1e-6
+    shrink = 1.0 + var / (tau * tau)
+    k = k / shrink  # posterior mean of a normal prior (0, tau) and the fit (k, s)
+    sigma = math.sqrt(var / shrink)  # its standard deviation
+    # Each leg's bound on the line at x = 0, loosened by sigma per unit of age.
+    a_up = min(y - k * x + sigma * abs(x) for x, y in up)
+    a_down = min(y - k * x + sigma * abs(x) for x, y in down)
+    offset = (a_up + newest.up - a_down - newest.down) / 2.0
+    return k * 1e6, offset
+
+
+def _lower_hull(points: list[_Point]) -> list[_Point]:
+    """Lower convex hull of *points* sorted by ``(x, y)`` (Andrew's monotone chain);
+    of equal x only the lowest point is kept."""
+    hull: list[_Point] = []
+    for p in points:
+        if hull and hull[-1][0] == p[0]:
+            continue
+        while len(hull) >= 2:
+            (x1, y1), (x2, y2) = hull[-2], hull[-1]
+            # Drop the middle point when it lies on or above the chord.
+            if (x2 - x1) * (p[1] - y1) - (y2 - y1) * (p[0] - x1) <= 0:
+                hull.pop()
+            else:
+                break
+        hull.append(p)
+    return hull
+
+
+def _widest_floor_slope(up_hull: list[_Point], down_hull: list[_Point]) -> float:
+    """The slope *k* within ``+-MAX_SKEW_PPM`` maximising ``min(y - k x)`` over
+    *up_hull* plus the same over *down_hull* (both lower hulls, x increasing).
+
+    The derivative of that sum is minus the x of the two supporting vertices; raising
+    *k* moves each support to the right, so walk the hull edges in order of slope until
+    the supports' x add up to 0 or more.
+    """
+    i = j = 0
+    k = -math.inf
+    while up_hull[i][0] + down_hull[j][0] < 0:
+        up_next = _edge_slope(up_hull, i)
+        down_next = _edge_slope(down_hull, j)
+        if up_next <= down_next:
+            k = up_next
+            i += 1
+        else:
+            k = down_next
+            j += 1
+        if k == math.inf:
+            break
+    k_max = MAX_SKEW_PPM * 1e-6
+    return max(-k_max, min(k_max, k))
+
+
+def _edge_slope(hull: list[_Point], i: int) -> float:
+    if i + 1 >= len(hull):
+        return math.inf
+    (x1, y1), (x2, y2) = hull[i], hull[i + 1]
+    return (y2 - y1) / (x2 - x1)
+
+
+def _lowest_two(hull: list[_Point], k: float) -> list[int]:
+    """Indexes of the two vertices of *hull* lowest under slope *k*."""
+    order = sorted(range(len(hull)), key=lambda a: hull[a][1] - k * hull[a][0])
+    return order[:2]
+
+
+def _without_vertex(hull: list[_Point], a: int, points: list[_Point]) -> list[_Point]:
+    """*hull* of *points* with vertex *a* left out: only the stretch between its
+    neighbours changes, and is rebuilt from the points in it."""
+    if len(hull) == 1:
+        return _lower_hull([p for p in points if p is not hull[0]]) or hull
+    lo = hull[a - 1][0] if a > 0 else -math.inf
+    hi = hull[a + 1][0] if a + 1 < len(hull) else math.inf
+    left = hull[: a - 1] if a > 0 else []
+    right = hull[a + 2 :]
+    middle = [p for p in points if lo <= p[0] <= hi and p is not hull[a]]
+    return left + _lower_hull(middle) + right
 
 
 def position_at(

@@ -65,6 +65,11 @@ class ClientClosed(WatchpartyError):
         self.reason = reason
 
 
+#: A sample whose offset differs from the estimate by more than this (and more than its
+#: own delay) means the client's clock was stepped, milliseconds.
+CLOCK_STEP_MS = 100.0
+
+
 def wall_clock_ms() -> float:
     """The default client clock: Unix time in milliseconds."""
     return time.time() * 1000.0
@@ -118,6 +123,8 @@ class SyncClient:
         self.close_code: int | None = None
         self.close_reason: str | None = None
         self.auto_pong = True
+        #: How many steps of the local clock time sync has detected (and started over).
+        self.clock_steps = 0
         self._closed = trio.Event()
         self._nursery: trio.Nursery | None = None
 
@@ -175,9 +182,19 @@ class SyncClient:
         if kind == "time_sync_reply":
             t0 = self._sync_sent.pop(msg.get("request_id"), None)
             if t0 is not None:
-                self.estimator.add(
-                    ClockSample(t0, msg["server_recv_ms"], msg["server_send_ms"], received_local_ms)
+                sample = ClockSample(
+                    t0, msg["server_recv_ms"], msg["server_send_ms"], received_local_ms
                 )
+                estimate = self.estimator.estimate
+                if estimate is not None and abs(
+                    sample.offset_ms - estimate.offset_at(sample.t3)
+                ) > max(CLOCK_STEP_MS, sample.delay_ms):
+                    # The local clock was stepped (NTP, a suspend): the samples kept
+                    # describe another clock. An offset this far off cannot come from
+                    # the path, whose asymmetry is at most the delay.
+                    self.clock_steps += 1
+                    self.estimator.reset()
+                self.estimator.add(sample)
                 self._sync_done.unpark_all()
             elif msg.get("request_id") in self._pending:
                 # A time_sync sent with request(): answer it like any other request.

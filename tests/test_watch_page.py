@@ -288,7 +288,7 @@ def _reconnects(browser: Browser, base: str) -> None:
     # 4. Back from the background (or a sleep): the page probes its socket with a ping
     # and syncs its clock afresh, without reconnecting or losing step.
     viewer.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")
-    _wait_state(viewer, "wp.client._probe === null && wp.client.estimator.samples.length >= 8")
+    _wait_state(viewer, "wp.client._probe === null && wp.client.estimator.size >= 8")
     assert viewer.evaluate("() => window.watchparty.client.welcomes") == 1
     wait_playing_in_step(viewer)
     _assert_in_sync("after a wake-up", host, viewer, 2.0)

@@ -74,84 +74,217 @@ export function minSplitOffset(samples, skewPpm, refLocalMs) {
 }
 
 /**
- * Offset and skew of the page's clock against the server, from time_sync exchanges:
- * the newest `window` samples no older than `maxAgeMs`; the offset from each
- * direction's minimum; skew from a line through bucket offsets (fitSkewPpm) once
- * the window spans `minSkewSpanMs` and holds 8 samples.
+ * Prior spread of the skew between two clocks, ppm (one standard deviation): while the
+ * envelopes still allow a wide range of skews, the estimate leans towards 0 by it.
+ */
+export const SKEW_PRIOR_PPM = 100;
+
+// Leg flags of a sample that may still hold an envelope or the smallest delay.
+const UP = 1;
+const DOWN = 2;
+const RTT = 4;
+// Slope bound for dropping dominated legs (every line evaluated is within it).
+const PRUNE_SLOPE = (MAX_SKEW_PPM + SKEW_PRIOR_PPM) * 1e-6;
+
+/** A kept sample with the client times its two legs refer to. */
+class Entry {
+  constructor(sample, number) {
+    const delay = sample.delayMs;
+    this.sample = sample;
+    this.number = number; // samples accepted before this one
+    this.upX = sample.t0 + delay / 2;
+    this.up = sample.upMs;
+    this.downX = sample.t3 - delay / 2;
+    this.down = sample.downMs;
+    this.delay = delay;
+    this.live = UP | DOWN | RTT;
+  }
+}
+
+/**
+ * Offset and skew of the page's clock against the server, from time_sync exchanges
+ * (a port of ClockEstimator in protocol/clock.py; see its docstring for the method):
+ * skew 0 and the offset from each direction's minimum until the window spans
+ * `minSkewSpanMs` and holds 8 samples; then skew from the lower envelopes of the two
+ * directions fitted jointly, shrunk towards 0 by SKEW_PRIOR_PPM as far as the fit is
+ * uncertain, and the offset from the two envelopes at the newest sample. Samples none
+ * of whose legs can matter any more are dropped as soon as a newer one hides them.
  */
 export class ClockEstimator {
-  constructor({ window = 128, maxAgeMs = 300_000, minSkewSpanMs = 20_000 } = {}) {
+  constructor({ window = 256, maxAgeMs = 300_000, minSkewSpanMs = 20_000 } = {}) {
     if (window < 1) throw new Error(`window must be at least 1, got ${window}`);
     this.window = window;
     this.maxAgeMs = maxAgeMs;
     this.minSkewSpanMs = minSkewSpanMs;
-    this.samples = [];
+    this.entries = [];
+    this.received = []; // receive times of the samples in the window, kept or dropped
+    this.accepted = 0;
     this.estimate = null;
   }
 
+  /** Samples in the window (protocol/clock.py ClockEstimator.__len__). */
+  get size() { return this.received.length; }
+
+  /** The kept samples, oldest first (at most `window`). */
+  get samples() { return this.entries.map((e) => e.sample); }
+
   reset() {
-    this.samples = [];
+    this.entries = [];
+    this.received = [];
     this.estimate = null;
   }
 
   /** Add one exchange; impossible samples (t3 < t0, negative delay) are ignored. */
   add(sample) {
     if (sample.t3 < sample.t0 || sample.delayMs < 0) return this.estimate;
-    this.samples.push(sample);
-    if (this.samples.length > this.window) this.samples.shift();
+    const entry = new Entry(sample, this.accepted);
+    this.accepted += 1;
+    this._dropDominated(entry);
+    this.entries.push(entry);
+    this.received.push(sample.t3);
+    if (this.entries.length > this.window) {
+      const first = this.entries.shift().number + 1;
+      const drop = first - (this.accepted - this.received.length);
+      if (drop > 0) this.received.splice(0, drop);
+    }
     const newest = sample.t3;
-    while (this.samples.length && newest - this.samples[0].t3 > this.maxAgeMs) this.samples.shift();
+    while (newest - this.entries[0].sample.t3 > this.maxAgeMs) this.entries.shift();
+    while (newest - this.received[0] > this.maxAgeMs) this.received.shift();
     this.estimate = this._compute(newest);
     return this.estimate;
   }
 
+  _dropDominated(entry) {
+    const k = PRUNE_SLOPE;
+    let dropped = false;
+    for (const e of this.entries) {
+      let live = e.live;
+      if (live & UP && entry.up <= e.up - k * Math.abs(entry.upX - e.upX)) live &= ~UP;
+      if (live & DOWN && entry.down <= e.down - k * Math.abs(entry.downX - e.downX)) live &= ~DOWN;
+      if (live & RTT && entry.delay <= e.delay) live &= ~RTT;
+      e.live = live;
+      dropped = dropped || !live;
+    }
+    if (dropped) this.entries = this.entries.filter((e) => e.live);
+  }
+
   _compute(refLocalMs) {
-    const samples = this.samples;
-    const span = samples[samples.length - 1].t0 - samples[0].t0;
-    const skewPpm = span >= this.minSkewSpanMs && samples.length >= 8 ? fitSkewPpm(samples) : 0;
-    return new ClockEstimate({
-      offsetMs: minSplitOffset(samples, skewPpm, refLocalMs),
-      refLocalMs,
-      skewPpm,
-      rttMs: Math.min(...samples.map((s) => s.delayMs)),
-      samples: samples.length,
-    });
+    const entries = this.entries;
+    let rttMs = Infinity;
+    let minT0 = Infinity;
+    let maxT0 = -Infinity;
+    let minUp = Infinity;
+    let minDown = Infinity;
+    for (const e of entries) {
+      rttMs = Math.min(rttMs, e.delay);
+      minT0 = Math.min(minT0, e.sample.t0);
+      maxT0 = Math.max(maxT0, e.sample.t0);
+      minUp = Math.min(minUp, e.up);
+      minDown = Math.min(minDown, e.down);
+    }
+    let skewPpm = 0;
+    let offsetMs;
+    if (maxT0 - minT0 < this.minSkewSpanMs || this.size < 8) {
+      offsetMs = (minUp - minDown) / 2; // minSplitOffset with no skew to remove
+    } else {
+      [skewPpm, offsetMs] = envelopeFit(entries, refLocalMs);
+    }
+    return new ClockEstimate({ offsetMs, refLocalMs, skewPpm, rttMs, samples: this.size });
   }
 }
 
-/** Python's round(): halves go to the even neighbour (so buckets match protocol/clock.py). */
-function roundHalfEven(x) {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+const byXY = (a, b) => a[0] - b[0] || a[1] - b[1];
+
+/** Skew (ppm) and offset at refLocalMs from the two lower envelopes (_envelope_fit). */
+function envelopeFit(entries, refLocalMs) {
+  const newest = entries[entries.length - 1];
+  const up = entries.map((e) => [e.upX - refLocalMs, e.up - newest.up]).sort(byXY);
+  const down = entries.map((e) => [refLocalMs - e.downX, e.down - newest.down]).sort(byXY);
+  const upHull = lowerHull(up);
+  const downHull = lowerHull(down);
+  let k = widestFloorSlope(upHull, downHull);
+  let variance = 0;
+  for (const a of lowestTwo(upHull, k)) {
+    const change = widestFloorSlope(withoutVertex(upHull, a, up), downHull) - k;
+    variance += change * change;
+  }
+  for (const a of lowestTwo(downHull, k)) {
+    const change = widestFloorSlope(upHull, withoutVertex(downHull, a, down)) - k;
+    variance += change * change;
+  }
+  const tau = SKEW_PRIOR_PPM * 1e-6;
+  const shrink = 1 + variance / (tau * tau);
+  k = k / shrink;
+  const sigma = Math.sqrt(variance / shrink);
+  let aUp = Infinity;
+  for (const [x, y] of up) aUp = Math.min(aUp, y - k * x + sigma * Math.abs(x));
+  let aDown = Infinity;
+  for (const [x, y] of down) aDown = Math.min(aDown, y - k * x + sigma * Math.abs(x));
+  return [k * 1e6, (aUp + newest.up - aDown - newest.down) / 2];
 }
 
-/**
- * Skew from a least-squares line through per-bucket offsets (protocol/clock.py
- * _fit_skew_ppm): up to 8 buckets of consecutive samples, each bucket's offset the
- * per-direction minimum at its mean time; refined once with the skew removed inside
- * each bucket; clamped to MAX_SKEW_PPM.
- */
-export function fitSkewPpm(samples) {
-  const buckets = Math.min(8, Math.floor(samples.length / 4));
-  const size = samples.length / buckets;
-  const groups = [];
-  for (let i = 0; i < buckets; i++) {
-    groups.push(samples.slice(roundHalfEven(i * size), roundHalfEven((i + 1) * size)));
+/** Lower convex hull of points sorted by (x, y); of equal x only the lowest is kept. */
+function lowerHull(points) {
+  const hull = [];
+  for (const p of points) {
+    if (hull.length && hull[hull.length - 1][0] === p[0]) continue;
+    while (hull.length >= 2) {
+      const [x1, y1] = hull[hull.length - 2];
+      const [x2, y2] = hull[hull.length - 1];
+      if ((x2 - x1) * (p[1] - y1) - (y2 - y1) * (p[0] - x1) <= 0) hull.pop();
+      else break;
+    }
+    hull.push(p);
   }
-  let skewPpm = 0;
-  for (let pass = 0; pass < 2; pass++) {
-    const points = groups.map((group) => {
-      const tMid = group.reduce((a, s) => a + s.t0, 0) / group.length;
-      return [tMid, minSplitOffset(group, skewPpm, tMid)];
-    });
-    const tMean = points.reduce((a, [t]) => a + t, 0) / points.length;
-    const oMean = points.reduce((a, [, o]) => a + o, 0) / points.length;
-    const variance = points.reduce((a, [t]) => a + (t - tMean) ** 2, 0);
-    if (variance <= 0) return 0;
-    const slope = points.reduce((a, [t, o]) => a + (t - tMean) * (o - oMean), 0) / variance;
-    skewPpm = Math.max(-MAX_SKEW_PPM, Math.min(MAX_SKEW_PPM, slope * 1e6));
+  return hull;
+}
+
+/** The slope within +-MAX_SKEW_PPM maximising min(y - kx) over both hulls, summed. */
+function widestFloorSlope(upHull, downHull) {
+  let i = 0;
+  let j = 0;
+  let k = -Infinity;
+  while (upHull[i][0] + downHull[j][0] < 0) {
+    const upNext = edgeSlope(upHull, i);
+    const downNext = edgeSlope(downHull, j);
+    if (upNext <= downNext) {
+      k = upNext;
+      i += 1;
+    } else {
+      k = downNext;
+      j += 1;
+    }
+    if (k === Infinity) break;
   }
-  return skewPpm;
+  const kMax = MAX_SKEW_PPM * 1e-6;
+  return Math.max(-kMax, Math.min(kMax, k));
+}
+
+function edgeSlope(hull, i) {
+  if (i + 1 >= hull.length) return Infinity;
+  const [x1, y1] = hull[i];
+  const [x2, y2] = hull[i + 1];
+  return (y2 - y1) / (x2 - x1);
+}
+
+/** Indexes of the two vertices of hull lowest under slope k. */
+function lowestTwo(hull, k) {
+  const key = (a) => hull[a][1] - k * hull[a][0];
+  return hull.map((_, a) => a).sort((a, b) => key(a) - key(b)).slice(0, 2);
+}
+
+/** hull of points with vertex a left out: the stretch between its neighbours rebuilt. */
+function withoutVertex(hull, a, points) {
+  if (hull.length === 1) {
+    const rest = lowerHull(points.filter((p) => p !== hull[0]));
+    return rest.length ? rest : hull;
+  }
+  const lo = a > 0 ? hull[a - 1][0] : -Infinity;
+  const hi = a + 1 < hull.length ? hull[a + 1][0] : Infinity;
+  const left = a > 0 ? hull.slice(0, a - 1) : [];
+  const right = hull.slice(a + 2);
+  const middle = points.filter((p) => lo <= p[0] && p[0] <= hi && p !== hull[a]);
+  return left.concat(lowerHull(middle), right);
 }
 
 /**

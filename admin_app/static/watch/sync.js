@@ -566,7 +566,7 @@ export class SyncClient extends EventTarget {
       this.estimator.add(new ClockSample(t0, msg.server_recv_ms, msg.server_send_ms, receivedLocalMs));
       if (this.estimator.estimate) this.lastEstimate = null;
       this._emit("clock", { first: !hadEstimate });
-      if (this.connectionState === "syncing" && this.estimator.samples.length >= 4) {
+      if (this.connectionState === "syncing" && this.estimator.size >= 4) {
         this._setConnection("connected");
       }
       return;
@@ -672,7 +672,7 @@ export class SyncClient extends EventTarget {
     this.seq = msg.seq;
     this.chat = Array.isArray(msg.chat) ? msg.chat.slice() : [];
     this.sessions.save(this.session, this.seq);
-    const ready = (this.estimator.estimate ? this.estimator.samples.length : 0) >= 4;
+    const ready = (this.estimator.estimate ? this.estimator.size : 0) >= 4;
     this._setConnection(ready ? "connected" : "syncing");
     this._emit("welcome", msg);
     this._emit("settings");
