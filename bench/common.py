@@ -182,7 +182,13 @@ def environment(extra_versions: dict[str, str] | None = None) -> dict[str, Any]:
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "versions": {**versions, **(extra_versions or {})},
-        "git": git + (" + uncommitted changes in protocol/ sync_server/ data/" if dirty else ""),
+        "git": git
+        + (
+            " + uncommitted changes in "
+            + ", ".join(line.split(maxsplit=1)[-1] for line in dirty.splitlines() if line.strip())
+            if dirty
+            else ""
+        ),
         "loadavg": Path("/proc/loadavg").read_text().split()[:3],
         "ulimit_n": _nofile(),
     }

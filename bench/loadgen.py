@@ -75,6 +75,12 @@ class Conn:
         "hs_buf",
         "index",
         "joined",
+        "last_chat_id",
+        "last_pb_seq",
+        "pb_received",
+        "chat_received",
+        "chat_recovered",
+        "resynced",
         "rbuf",
         "received",
         "room",
@@ -97,6 +103,14 @@ class Conn:
         self.closed = False
         self.close_code: int | None = None
         self.received = 0
+        # Per step: chat / playback events received live, chat recovered from a
+        # resync's recent chat, and whether a resync ``state`` arrived.
+        self.chat_received = 0
+        self.pb_received = 0
+        self.chat_recovered = 0
+        self.resynced = False
+        self.last_chat_id = 0
+        self.last_pb_seq = 0
         self.welcome_ms = 0.0
         self.connect_t = 0.0
 
@@ -115,6 +129,9 @@ class LoadGen:
         self.deliveries = 0
         self.other_msgs = 0
         self.acked_per_room: list[int] = []
+        self.acked_seeks_per_room: list[int] = []
+        self.seek_ids: set[int] = set()
+        self.resyncs = 0
         self.sent_per_room: list[int] = []
         self.errors: dict[str, int] = {}
         self.closes: dict[int, int] = {}
@@ -280,7 +297,11 @@ class LoadGen:
         if kind == "chat_message":
             now = time.monotonic()
             c.received += 1
+            mid = msg["message"].get("id") or 0
+            if mid > c.last_chat_id:
+                c.last_chat_id = mid
             if self.counting:
+                c.chat_received += 1
                 text = msg["message"]["text"]
                 self.lat.append((now - float(text[1 : text.index("|")])) * 1000.0)
                 self.lat_t.append(now)
@@ -288,7 +309,9 @@ class LoadGen:
         elif kind == "playback":
             now = time.monotonic()
             c.received += 1
+            c.last_pb_seq = max(c.last_pb_seq, int(msg.get("seq") or 0))
             if self.counting:
+                c.pb_received += 1
                 sent = float(msg["state"]["position_s"])
                 self.lat.append(((now % TS_WRAP_S) - sent) * 1000.0)
                 self.lat_t.append(now)
@@ -297,11 +320,29 @@ class LoadGen:
             self.pings += 1
             self.send_msg(c, {"type": "pong", "nonce": msg.get("nonce")})
         elif kind == "ack":
-            if msg.get("request_id"):
+            rid = msg.get("request_id")
+            if rid:
                 self.acked_per_room[c.room] += 1
+                if rid in self.seek_ids:
+                    self.seek_ids.discard(rid)
+                    self.acked_seeks_per_room[c.room] += 1
         elif kind == "welcome":
             c.joined = True
             c.welcome_ms = (time.monotonic() - c.connect_t) * 1000.0
+        elif kind == "state" and msg.get("resync"):
+            # The server dropped this client's queued events and sent the whole room
+            # instead (its send queue was full while the client kept reading). The
+            # playback state in it supersedes any dropped seek; its recent chat
+            # carries dropped chat messages, which count as recovered, not lost.
+            if self.counting:
+                self.resyncs += 1
+                c.resynced = True
+            for m in msg.get("chat") or ():
+                mid = m.get("id") or 0
+                if mid > c.last_chat_id:
+                    c.last_chat_id = mid
+                    if self.counting and str(m.get("text", "")).startswith("t"):
+                        c.chat_recovered += 1
         elif kind == "error":
             code = str(msg.get("code"))
             self.errors[code] = self.errors.get(code, 0) + 1
@@ -341,6 +382,7 @@ class LoadGen:
         n = a.rooms * a.room_size
         self.conns = [Conn(i, i // a.room_size) for i in range(n)]
         self.acked_per_room = [0] * a.rooms
+        self.acked_seeks_per_room = [0] * a.rooms
         self.sent_per_room = [0] * a.rooms
         deadline = time.monotonic() + a.connect_timeout_s
         t0 = time.monotonic()
@@ -412,10 +454,15 @@ class LoadGen:
         self.other_msgs = 0
         self.errors = {}
         self.closes = {}
+        self.resyncs = 0
         acked0 = list(self.acked_per_room)
+        seeks0 = list(self.acked_seeks_per_room)
         sent0 = list(self.sent_per_room)
         for c in self.conns:
             c.received = 0
+            c.chat_received = c.pb_received = c.chat_recovered = 0
+            c.resynced = False
+        members0 = [c for c in self.conns if c.joined and not c.closed]
         members_at_start = [
             sum(
                 1
@@ -452,6 +499,7 @@ class LoadGen:
                 self.next_id += 1
                 if a.playback_every and n % a.playback_every == a.playback_every - 1:
                     msg = {"type": "seek", "id": self.next_id, "position_s": ts}
+                    self.seek_ids.add(self.next_id)
                 else:
                     msg = {"type": "chat_send", "id": self.next_id, "text": f"t{ts!r}|{idx}:{n}"}
                 self.send_msg(c, msg)
@@ -473,7 +521,7 @@ class LoadGen:
         while time.monotonic() < drain_end:
             acked = [self.acked_per_room[r] - acked0[r] for r in range(a.rooms)]
             expected = sum(acked[r] * members_at_start[r] for r in range(a.rooms))
-            if self.deliveries >= expected and sum(self.sent_per_room) - sum(sent0) <= sum(
+            if self.deliveries + self._covered(members0, acked0, seeks0)[2] >= expected and sum(self.sent_per_room) - sum(sent0) <= sum(
                 acked
             ) + sum(self.errors.values()):
                 break
@@ -482,6 +530,10 @@ class LoadGen:
         cpu1 = _cpu()
         acked = [self.acked_per_room[r] - acked0[r] for r in range(a.rooms)]
         expected = sum(acked[r] * members_at_start[r] for r in range(a.rooms))
+        lost, recovered, _ = self._covered(members0, acked0, seeks0)
+        superseded = self._covered(members0, acked0, seeks0, superseded=True) - self._coalesced(
+            members0, seeks0
+        )
         # Throughput over the sending window only, skipping the first second.
         win_lo, win_hi = t0 + 1.0, send_end
         in_win = sum(1 for t in self.lat_t if win_lo <= t < win_hi)
@@ -505,7 +557,16 @@ class LoadGen:
             errors=self.errors,
             expected_deliveries=expected,
             deliveries=self.deliveries,
-            lost=max(0, expected - self.deliveries),
+            # Per member at the step's start: acked chat not received live nor in a
+            # resync's recent chat, plus acked seeks not received when no resync
+            # came. Seeks missing on a resynced member are superseded by its state.
+            lost=lost,
+            seeks_coalesced=self._coalesced(members0, seeks0),
+            lost_if_resync_ignored=max(0, expected - self.deliveries),
+            resyncs=self.resyncs,
+            resynced_members=sum(1 for c in members0 if c.resynced),
+            chat_recovered_by_resync=recovered,
+            seeks_superseded_by_resync=superseded,
             deliveries_per_s=in_win / max(1e-9, win_hi - win_lo),
             latency_ms={
                 "p50": _pct(lat_sorted, 50),
@@ -522,6 +583,49 @@ class LoadGen:
                 round(worst.get(k, 0.0), 1) for k in range(max(worst, default=-1) + 1)
             ],
         )
+
+    def _newest_pb(self, members):
+        newest: dict[int, int] = {}
+        for c in members:
+            if c.last_pb_seq > newest.get(c.room, 0):
+                newest[c.room] = c.last_pb_seq
+        return newest
+
+    def _coalesced(self, members, seeks0):
+        """Seeks missing on members that hold their room's newest playback event: the
+        server coalesces ``playback`` events in a send queue (PROTOCOL.md), so a
+        member that was behind gets only the newest one. Not a loss."""
+        newest = self._newest_pb(members)
+        n = 0
+        for c in members:
+            seeks = self.acked_seeks_per_room[c.room] - seeks0[c.room]
+            if not c.resynced and c.last_pb_seq and c.last_pb_seq == newest.get(c.room):
+                n += max(0, seeks - c.pb_received)
+        return n
+
+    def _covered(self, members, acked0, seeks0, superseded=False):
+        """(lost, chat recovered by resync, recovered + superseded) over ``members``;
+        with ``superseded``, the number of seeks missing on resynced members."""
+        lost = rec = sup = 0
+        newest = self._newest_pb(members)
+        for c in members:
+            r = c.room
+            seeks = self.acked_seeks_per_room[r] - seeks0[r]
+            chats = self.acked_per_room[r] - acked0[r] - seeks
+            miss_chat = max(0, chats - c.chat_received - c.chat_recovered)
+            miss_pb = max(0, seeks - c.pb_received)
+            rec += min(c.chat_recovered, max(0, chats - c.chat_received))
+            if c.resynced:
+                sup += miss_pb
+                lost += miss_chat
+            elif c.last_pb_seq and c.last_pb_seq == newest.get(r):
+                sup += miss_pb  # coalesced: it holds the newest playback event
+                lost += miss_chat
+            else:
+                lost += miss_chat + miss_pb
+        if superseded:
+            return sup
+        return lost, rec, rec + sup
 
     def close_all(self) -> None:
         for c in self.conns:
