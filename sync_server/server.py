@@ -419,10 +419,19 @@ class SyncServer:
                 logger.exception("idle room cleanup failed; retried next round")
 
     async def _stats_loop(self) -> None:
+        # Each room's statistics once per interval, the rooms spread evenly over it:
+        # all rooms in one tick would queue a burst of (rooms x members) deliveries
+        # ahead of the chat and playback sent at that moment.
+        interval = self.config.stats_interval_s
         while True:
-            await trio.sleep(self.config.stats_interval_s)
-            for live in list(self.rooms.values()):
-                if live.members:
+            rooms = list(self.rooms.values())
+            if not rooms:
+                await trio.sleep(interval)
+                continue
+            step = interval / len(rooms)
+            for live in rooms:
+                await trio.sleep(step)
+                if live.members and self.rooms.get(live.code) is live:
                     message = live.stats_message()
                     if message is not None:
                         live.send_all(message, coalesce_key=COALESCE_STATS)
