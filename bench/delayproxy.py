@@ -1,6 +1,7 @@
 """A userspace TCP delay proxy on loopback (kernel netem is not available here).
 
-Adapted from tests/delayproxy.py, with two changes for the precision lab:
+Used by the precision lab and tests/test_sync_precision.py. Compared with a single
+listening port it has:
 
 * one listening port per simulated client (:meth:`DelayProxy.add_link`), so a client
   process keeps the same link across reconnects whatever order processes connect in;

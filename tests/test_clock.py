@@ -233,7 +233,7 @@ def simulate_sync(
     +-1 h and runs up to *max_ppm* fast or slow. Each direction has a base delay drawn
     from *base_ms* (the same both ways unless *asymmetric*) plus independent uniform
     jitter of +-30 ms per message, never below 0 and first in first out (as
-    tests/delayproxy.py does). Burst number *delayed_burst* (0 is the join burst, -1
+    bench/delayproxy.py does). Burst number *delayed_burst* (0 is the join burst, -1
     the last) is held up by 100 ms more on the way up and 300 ms more on the way down.
 
     The path's asymmetry shifts the offset of every two-way method by half the

@@ -16,9 +16,9 @@ import random
 import pytest
 import trio
 
+from bench.delayproxy import DelayProxy, Link
 from sync_server.client import open_sync_client, skewed_clock
 from tests.conftest import run_server
-from tests.delayproxy import DelayProxy, Link
 
 CLIENTS = 20
 HOUR_MS = 3_600_000.0
@@ -38,8 +38,10 @@ async def test_twenty_skewed_clients_behind_jittery_links_agree(db_path):
             "precise", "Precision", media={"url": "https://example.org/v.mp4", "duration_s": 3600.0}
         )
         async with trio.open_nursery() as nursery:
-            proxy = await nursery.start(DelayProxy(srv.server.port, link_for, rng).serve)
-            url = f"ws://127.0.0.1:{proxy.port}/ws"
+            proxy = DelayProxy(srv.server.port, rng, nursery)
+            urls = [
+                f"ws://127.0.0.1:{await proxy.add_link(link_for(i))}/ws" for i in range(CLIENTS)
+            ]
             clients: list = [None] * CLIENTS
             joined = 0
             all_joined = trio.Event()
@@ -51,7 +53,7 @@ async def test_twenty_skewed_clients_behind_jittery_links_agree(db_path):
                 # entered and exited by the same task.
                 nonlocal joined
                 async with open_sync_client(
-                    url,
+                    urls[i],
                     room="precise",
                     display_name=f"c{i}",
                     clock=skewed_clock(offsets[i]),
