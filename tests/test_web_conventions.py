@@ -8,6 +8,7 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -87,9 +88,10 @@ async def _too_large_chunked(web: WebHandle) -> httpx.Response:
         for _ in range(8):
             yield b" " * 512
 
-    return await web.client.post(
-        "/api/auth/guest/", content=body(), headers={"Content-Type": "application/json"}
-    )
+    async with aclosing(body()) as stream:
+        return await web.client.post(
+            "/api/auth/guest/", content=stream, headers={"Content-Type": "application/json"}
+        )
 
 
 async def _not_json(web: WebHandle) -> httpx.Response:

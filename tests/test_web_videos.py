@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
@@ -147,14 +148,15 @@ async def test_uploads_over_the_limit_are_refused_with_nothing_left_on_disk(db_p
                 yield b"\x00" * (32 * 1024)
             yield f"\r\n--{boundary}--\r\n".encode()
 
-        chunked = await web.client.post(
-            "/api/videos/",
-            content=body(),
-            headers={
-                **auth(owner),
-                "Content-Type": f"multipart/form-data; boundary={boundary}",
-            },
-        )
+        async with aclosing(body()) as stream:
+            chunked = await web.client.post(
+                "/api/videos/",
+                content=stream,
+                headers={
+                    **auth(owner),
+                    "Content-Type": f"multipart/form-data; boundary={boundary}",
+                },
+            )
         assert_error(chunked, 413, "request_too_large")
         assert media_files(web) == []
 
@@ -439,8 +441,8 @@ async def test_a_client_that_goes_away_mid_upload_leaves_nothing(db_path: Path) 
 
         async def send() -> None:
             headers = {**auth(owner), "Content-Type": f"multipart/form-data; boundary={boundary}"}
-            async with httpx.AsyncClient(base_url=web.url) as client:
-                await client.post("/api/videos/", content=body(), headers=headers)
+            async with httpx.AsyncClient(base_url=web.url) as client, aclosing(body()) as stream:
+                await client.post("/api/videos/", content=stream, headers=headers)
 
         with trio.fail_after(10):
             async with trio.open_nursery() as nursery:
