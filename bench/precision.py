@@ -170,6 +170,8 @@ async def spawn_client(
         "msgpack" if c.index % 2 else "json",
         "--estimator",
         args.estimator,
+        "--follow-ms",
+        str(args.follow_ms),
         "--max-lifetime-s",
         str(args.duration + 300),
     ]
@@ -501,6 +503,12 @@ def render(args: argparse.Namespace, env: dict[str, Any], results: list[dict[str
         f"{args.delay_ms[0]:g}-{args.delay_ms[1]:g} ms per direction, jitter ±{args.jitter_ms:g} ms per chunk; "
         f"asym case: asymmetry uniform in ±{args.asymmetry_ms:g} ms; playback {args.duration:g} s, "
         f"drift factor {args.drift_factor:g}; server drift_threshold_ms {args.drift_threshold_ms:g}; "
+        + (
+            f"players follow their own drift every {args.follow_ms:g} ms (follow_rate); "
+            if args.follow_ms > 0
+            else "players follow only the server's drift corrections; "
+        )
+        + 
         f"in sync = within {args.threshold_ms:g} ms for {args.hold_ms / 1000:g} s; clients' estimator: {args.estimator}; "
         f"periodic sync: 4 samples every {args.sync_interval_s:g} s after a 32-sample burst at join",
         "",
@@ -666,6 +674,14 @@ def main() -> None:
         default=1.0,
         help="the simulated players' media clocks drift this many times the clock rate error; "
         "checkpoints are taken at real time x factor (pessimistic, see README)",
+    )
+    parser.add_argument(
+        "--follow-ms",
+        type=float,
+        default=100.0,
+        help="each player checks its drift this often and follows it with "
+        "protocol.clock.follow_rate, as the watch page does (0: only the server's "
+        "drift_correction messages)",
     )
     parser.add_argument(
         "--drift-threshold-ms", type=float, default=40.0, help="server setting drift_threshold_ms"

@@ -12,10 +12,15 @@ protocol; it only stamps its reports with it, which is how the lab knows the tru
 (see bench/README.md, "How the truth is established").
 
 It plays a simulated player: the media position advances with the client's own
-(wrong-rate) clock, starts at the local instant the client computes for a scheduled
-start, and follows the server's ``drift_correction`` messages (rate nudges and seeks)
-after ``position_report``\\ s every ``--report-interval-s``. That is the behaviour
-PROTOCOL.md section 4 asks of a player.
+(wrong-rate) clock and starts at the local instant the client computes for a scheduled
+start. Every ``--follow-ms`` it compares the player's position with the room position
+at its estimated server time and sets the player's rate by
+``protocol.clock.follow_rate``, as the watch page's player loop does; the server's
+``drift_correction`` seeks are obeyed and its rate nudges ignored (the loop corrects
+the same drift continuously). With ``--follow-ms 0`` the player only follows the
+server's ``drift_correction`` messages (rate nudges and seeks) after its
+``position_report``\\ s every ``--report-interval-s``: the least PROTOCOL.md section 4
+asks of a player.
 
 Output: one JSON object a line on stdout (``k`` names the kind):
 
@@ -44,6 +49,7 @@ from typing import Any
 
 import trio
 
+from protocol.clock import follow_rate
 from sync_server.client import ClientClosed, SyncClient, open_sync_client, wall_clock_ms
 
 
@@ -159,11 +165,38 @@ class Lab:
                 now = client.clock()
                 if msg["action"] == "seek":
                     self.player.anchor(client.position_s(now), now, float(client.playback["rate"]))
+                elif self.args.follow_ms > 0:
+                    pass  # follow_loop already corrects this drift from a newer reading
                 else:
                     self.player.nudge(now, float(msg["rate"]), float(msg["duration_ms"]))
                 emit("corr", m=mono_ms(), action=msg["action"], drift_ms=msg.get("drift_ms"))
             if isinstance(msg.get("seq"), int):
                 self.last_seq = max(self.last_seq, msg["seq"])
+
+    async def follow_loop(self, client: SyncClient) -> None:
+        """The player's own loop: every --follow-ms, play at follow_rate of its drift."""
+        while True:
+            await trio.sleep(self.args.follow_ms / 1000.0)
+            L = client.clock()
+            p = self.player.position(L)
+            state = client.playback
+            if (
+                p is None
+                or not self.player.playing
+                or L <= self.player.L0
+                or client.estimator.estimate is None
+                or not state
+                or state.get("paused", True)
+                or state.get("seq") != self.player_seq
+            ):
+                continue
+            room_rate = float(state["rate"])
+            fix = follow_rate((p - client.position_s(L)) * 1000.0, room_rate=room_rate)
+            if fix.action == "seek":
+                self.player.anchor(client.position_s(L), L, room_rate)
+                emit("corr", m=mono_ms(), action="self-seek", drift_ms=fix.drift_ms)
+            elif fix.rate is not None:
+                self.player.anchor(p, L, fix.rate)
 
     async def report(self, client: SyncClient) -> None:
         while True:
@@ -254,6 +287,8 @@ class Lab:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self.follow, client)
                 nursery.start_soon(self.report, client)
+                if self.args.follow_ms > 0:
+                    nursery.start_soon(self.follow_loop, client)
                 await self.reconnect.wait()
                 nursery.cancel_scope.cancel()
             self.client = None
@@ -322,6 +357,12 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=32)
     parser.add_argument("--sync-interval-s", type=float, default=10.0)
     parser.add_argument("--report-interval-s", type=float, default=2.0)
+    parser.add_argument(
+        "--follow-ms",
+        type=float,
+        default=100.0,
+        help="check the player against the room this often and follow_rate it (0: off)",
+    )
     parser.add_argument("--sample-ms", type=float, default=100.0)
     parser.add_argument("--reconnect-pause-s", type=float, default=0.5)
     parser.add_argument("--max-lifetime-s", type=float, default=7200.0)

@@ -526,7 +526,8 @@ class Correction:
         drift_ms: Participant position minus room position, milliseconds (positive:
             ahead).
         rate: For ``"rate"``: the playback rate to use meanwhile.
-        duration_ms: For ``"rate"``: how long to hold that rate, milliseconds.
+        duration_ms: For ``"rate"``: how long to hold that rate, milliseconds
+            (``None`` from :func:`follow_rate`: until the player's next check).
     """
 
     action: str
@@ -573,3 +574,48 @@ def correction_for(
     return Correction(
         action="rate", drift_ms=drift_ms, rate=room_rate * factor, duration_ms=duration
     )
+
+
+#: Defaults of :func:`follow_rate`, the same as the watch page's player loop
+#: (admin_app/static/watch/player.js).
+FOLLOW_GAIN_PER_S = 1.0
+FOLLOW_MAX_RATE_CHANGE = 0.05
+FOLLOW_SEEK_MS = 300.0
+
+
+def follow_rate(
+    drift_ms: float,
+    *,
+    room_rate: float,
+    gain_per_s: float = FOLLOW_GAIN_PER_S,
+    max_rate_change: float = FOLLOW_MAX_RATE_CHANGE,
+    seek_threshold_ms: float = FOLLOW_SEEK_MS,
+) -> Correction:
+    """The rate a player should play at until its next check, from its own drift
+    (a proportional controller; our rule, the one the watch page runs every 100 ms).
+
+    A client that can read its player's position (``video.currentTime``, mpv's
+    ``time-pos``) checks it often (every 100 ms or so) against :func:`position_at` of
+    its estimated server time, and plays at ``room_rate * (1 - gain_per_s * drift_s)``,
+    the change clamped to *max_rate_change*: a drift decays by ``e`` in about
+    ``1 / gain_per_s`` seconds, and a player whose clock or decoder runs fast or slow
+    by ``d`` (a fraction, 200 ppm is 2e-4) settles ``d / gain_per_s`` seconds away
+    from the room (0.2 ms at 200 ppm and the default gain). This closes drifts far
+    below the server's ``drift_threshold_ms``; the server's own ``drift_correction``
+    (see :func:`correction_for`) remains for clients that do not follow themselves.
+
+    Args:
+        drift_ms: Player position minus room position, milliseconds (positive: ahead).
+        room_rate: The room's playback rate.
+        gain_per_s: Fraction of the drift removed per second of playback, 1/s.
+        max_rate_change: Largest relative rate change (0.05 is 5 %).
+        seek_threshold_ms: At or above this absolute drift, seek, milliseconds.
+
+    Returns:
+        A :class:`Correction`: ``"seek"`` (jump to the room position), or ``"rate"``
+        with the rate to play at until the next check (``duration_ms`` is ``None``).
+    """
+    if abs(drift_ms) >= seek_threshold_ms or room_rate <= 0:
+        return Correction(action="seek", drift_ms=drift_ms)
+    change = max(-max_rate_change, min(max_rate_change, drift_ms / 1000.0 * gain_per_s))
+    return Correction(action="rate", drift_ms=drift_ms, rate=room_rate * (1.0 - change))

@@ -39,6 +39,9 @@ DEMO_MEDIA = {"url": "/static/demo/demo.webm", "title": "watchparty demo clip", 
 #: Rooms serialised between two checkpoints when snapshotting.
 SNAPSHOT_CHUNK = 200
 
+#: Connections pinged per tick of the heartbeat loop (the ticks spread over the interval).
+HEARTBEAT_CHUNK = 32
+
 #: Coalescing keys: a queued message with the same key is replaced by the newer one.
 COALESCE_STATS = "participant_stats"
 COALESCE_PLAYBACK = "playback"
@@ -378,15 +381,25 @@ class SyncServer:
     async def _heartbeat_loop(self) -> None:
         from protocol.errors import CLOSE_HEARTBEAT_TIMEOUT
 
+        # Every connection once per interval, in chunks spread evenly over it: pinging
+        # thousands in one tick wakes every writer (and then every pong) at once, a
+        # stall of tens of milliseconds for everything else in that tick.
+        interval = self.config.heartbeat_interval_s
         while True:
-            await trio.sleep(self.config.heartbeat_interval_s)
-            now_s = time.monotonic()
-            for conn in list(self.connections):
-                if now_s - conn.last_received_s > self.config.heartbeat_timeout_s:
-                    self.counters["closed_heartbeat"] += 1
-                    conn.fail(CLOSE_HEARTBEAT_TIMEOUT, "heartbeat timeout")
-                else:
-                    conn.send_ping()
+            conns = list(self.connections)
+            chunks = max(1, -(-len(conns) // HEARTBEAT_CHUNK))
+            step = interval / chunks
+            for i in range(chunks):
+                await trio.sleep(step)
+                now_s = time.monotonic()
+                for conn in conns[i * HEARTBEAT_CHUNK : (i + 1) * HEARTBEAT_CHUNK]:
+                    if conn not in self.connections:
+                        continue
+                    if now_s - conn.last_received_s > self.config.heartbeat_timeout_s:
+                        self.counters["closed_heartbeat"] += 1
+                        conn.fail(CLOSE_HEARTBEAT_TIMEOUT, "heartbeat timeout")
+                    else:
+                        conn.send_ping()
 
     def idle_rooms(self, now_ms: float) -> list[str]:
         """Codes of rooms nobody is in (not even within a reconnect grace) whose last

@@ -18,6 +18,7 @@ from protocol.clock import (
     ClockEstimator,
     ClockSample,
     correction_for,
+    follow_rate,
     min_split_offset,
     ntp_offset_delay,
     position_at,
@@ -602,3 +603,45 @@ def test_large_drift_is_a_seek(drift_ms: float) -> None:
     assert fix.drift_ms == drift_ms
     assert fix.rate is None
     assert fix.duration_ms is None
+
+
+# --- follow_rate -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("room_rate", [0.5, 1.0, 2.0])
+@pytest.mark.parametrize("drift_ms", [0.0, 0.3, -0.3, 12.0, -12.0, 49.0, -49.0])
+def test_follow_rate_is_proportional_to_the_drift(drift_ms: float, room_rate: float) -> None:
+    fix = follow_rate(drift_ms, room_rate=room_rate)
+    assert fix.action == "rate"
+    assert fix.duration_ms is None
+    assert fix.rate == pytest.approx(room_rate * (1.0 - drift_ms / 1000.0))
+
+
+@pytest.mark.parametrize("drift_ms", [51.0, 200.0, 299.9])
+def test_follow_rate_clamps_the_change(drift_ms: float) -> None:
+    assert follow_rate(drift_ms, room_rate=1.0).rate == pytest.approx(0.95)
+    assert follow_rate(-drift_ms, room_rate=1.0).rate == pytest.approx(1.05)
+
+
+@pytest.mark.parametrize("drift_ms", [300.0, -300.0, 5_000.0, math.inf])
+def test_follow_rate_seeks_beyond_its_threshold(drift_ms: float) -> None:
+    fix = follow_rate(drift_ms, room_rate=1.0)
+    assert fix.action == "seek"
+    assert fix.rate is None
+
+
+@pytest.mark.parametrize("clock_error_ppm", [-200.0, -37.0, 0.0, 150.0, 200.0])
+def test_a_player_following_its_drift_settles_within_a_millisecond(clock_error_ppm: float) -> None:
+    """A player whose own clock runs clock_error_ppm fast, checked every 100 ms, starts
+    25 ms behind; after 10 s it is within error/gain of the room (0.2 ms at 200 ppm)."""
+    factor = 1.0 + clock_error_ppm * 1e-6
+    position_s, room_s, rate = 10.0 - 0.025, 10.0, 1.0
+    for _ in range(100):
+        fix = follow_rate((position_s - room_s) * 1000.0, room_rate=1.0)
+        assert fix.action == "rate"
+        assert fix.rate is not None
+        rate = fix.rate
+        position_s += 0.1 * rate * factor
+        room_s += 0.1
+    assert abs(position_s - room_s) * 1000.0 < abs(clock_error_ppm) * 1e-6 * 1000.0 + 0.05
+
