@@ -103,6 +103,8 @@ SCENARIOS: dict[str, list[Scenario]] = {
 }
 SCENARIOS["all"] = SCENARIOS["targets"] + SCENARIOS["sweeps"]
 SCENARIOS["sweep1k"] = SCENARIOS["sweeps"][:1]
+SCENARIOS["sweep5k"] = SCENARIOS["sweeps"][1:2]
+SCENARIOS["sweep10k"] = SCENARIOS["sweeps"][2:3]
 SCENARIOS["compare"] = SCENARIOS["targets"] + SCENARIOS["sweep1k"]
 # The same 1k rooms-of-10 workload at low rates, where the Channels baselines saturate.
 SCENARIOS["sweep1k-low"] = [Scenario("1k conns, rooms of 10 (low sweep)", 100, 10, (1, 2, 4, 8))]

@@ -210,12 +210,24 @@ async def _serve(config: Config, *, sync: bool = True, web: bool = True) -> None
                         public = f"ws://{host}:{sync_server.port}/ws"
                         config = config.with_changes(public_sync_url=public)
 
-                    await nursery.start(
+                    web_server = await nursery.start(
                         partial(serve_web, config, db=db, rooms=rooms, secret=secret)
                     )
+                    if sync and sync_server.web_url is None:
+                        sync_server.web_url = local_web_url(config.web_host, web_server.port)
                 await trio.sleep_forever()
     finally:
         db.close()
+
+
+def local_web_url(web_host: str, port: int) -> str | None:
+    """``http://web_host:port`` for the web app of this process, or ``None`` when it
+    listens on every address (``0.0.0.0``, ``::``): then only ``public_web_url`` knows
+    which address clients reach."""
+    if web_host in ("0.0.0.0", "::", ""):
+        return None
+    host = f"[{web_host}]" if ":" in web_host else web_host
+    return f"http://{host}:{port}"
 
 
 def _cmd_settings(as_json: bool) -> int:

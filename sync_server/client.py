@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urljoin
 
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
@@ -71,8 +72,28 @@ CLOCK_STEP_MS = 100.0
 
 
 def wall_clock_ms() -> float:
-    """The default client clock: Unix time in milliseconds."""
+    """Unix time in milliseconds, read from the wall clock (CLOCK_REALTIME).
+
+    NTP, an administrator or a suspend can step it; :class:`SyncClient` notices a step
+    (``clock_steps``) and starts its estimate over. :func:`anchored_clock` avoids steps.
+    """
     return time.time() * 1000.0
+
+
+def anchored_clock() -> Callable[[], float]:
+    """A clock in Unix-epoch milliseconds that never steps: the wall clock read once,
+    advanced by CLOCK_MONOTONIC.
+
+    The default clock of :func:`open_sync_client`. The offset estimate then only has to
+    follow the monotonic clock's rate error (tens of ppm), never a step. Its reading is
+    near Unix time, so logs stay readable; the protocol needs no more than that.
+    """
+    anchor_ms = time.time() * 1000.0 - time.monotonic() * 1000.0
+
+    def clock() -> float:
+        return anchor_ms + time.monotonic() * 1000.0
+
+    return clock
 
 
 class SyncClient:
@@ -265,6 +286,23 @@ class SyncClient:
         self.participants = {p["id"]: p for p in msg["participants"]}
         self.host_id = msg["room"]["host_id"]
         self.settings = msg["room"]["settings"]
+
+    def media_url(self) -> str | None:
+        """The URL of the room's current media, absolute: a path (a library video,
+        ``/api/videos/<id>/stream/``) is resolved against ``welcome.web_url``.
+
+        Returns:
+            The URL, or ``None`` when the room has no media, or the media is a path
+            and the server did not say where its web app is (``public_web_url``).
+        """
+        media = (self.playback or {}).get("media")
+        url = media.get("url") if isinstance(media, dict) else None
+        if not url:
+            return None
+        if url.startswith("/"):
+            base = self.welcome.get("web_url")
+            return urljoin(base + "/", url.lstrip("/")) if base else None
+        return str(url)
 
     # --- events ---------------------------------------------------------------------------
     def _position_after(self, message: dict[str, Any]) -> int:
@@ -474,7 +512,8 @@ async def open_sync_client(
             room when it does not exist.
         resume: ``{"session": token, "last_seq": n}`` to resume a participant.
         encoding: ``msgpack`` (binary frames) or ``json`` (text frames).
-        clock: Client clock in milliseconds (default: the wall clock).
+        clock: Client clock in milliseconds (default: :func:`anchored_clock`, the
+            wall clock read once and advanced by the monotonic clock).
         sync_interval_s: When set, a background burst of 16 time syncs runs this
             often, seconds.
         max_message_size: Largest message accepted from the server, bytes.
@@ -491,7 +530,7 @@ async def open_sync_client(
     async with open_websocket_url(
         url, subprotocols=[subprotocol], max_message_size=max_message_size
     ) as ws:
-        client = SyncClient(ws, encoding=encoding, clock=clock or wall_clock_ms)
+        client = SyncClient(ws, encoding=encoding, clock=clock or anchored_clock())
         async with trio.open_nursery() as nursery:
             client._nursery = nursery
 
@@ -565,6 +604,7 @@ __all__ = [
     "ClientClosed",
     "ServerError",
     "SyncClient",
+    "anchored_clock",
     "open_sync_client",
     "skewed_clock",
     "wall_clock_ms",

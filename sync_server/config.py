@@ -72,6 +72,13 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Sync socket URL given to clients; empty: derived from the request host and port.",
     ),
+    Setting(
+        "public_web_url",
+        "",
+        "",
+        "Web app base URL given to sync clients (welcome.web_url) to resolve media paths; "
+        "empty: http://web_host:web_port when `serve` runs both on a specific address.",
+    ),
     Setting("cors_origins", "", "", "Comma-separated origins allowed by CORS; empty: no CORS."),
     Setting("access_token_ttl_s", 3_600.0, "s", "Lifetime of an access token.", 1.0),
     Setting("refresh_token_ttl_s", 1_209_600.0, "s", "Lifetime of a refresh token.", 1.0),
@@ -226,6 +233,7 @@ class Config:
     web_port: int = 8000
     sync_url: str = ""
     public_sync_url: str = ""
+    public_web_url: str = ""
     cors_origins: str = ""
     access_token_ttl_s: float = 3_600.0
     refresh_token_ttl_s: float = 1_209_600.0

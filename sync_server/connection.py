@@ -548,6 +548,7 @@ class Connection:
             "replay": replay,
             "missed": missed or [],
             "chat": room.chat_history(),
+            "web_url": server.web_url,
             **state,
             "limits": {
                 "max_frame_bytes": config.max_frame_bytes,

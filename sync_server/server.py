@@ -177,6 +177,8 @@ class SyncServer:
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.config = config
+        #: Base URL of the web app sent in ``welcome.web_url`` (``None``: unknown).
+        self.web_url: str | None = config.public_web_url.rstrip("/") or None
         self.db = db
         self.secret = secret
         self.now_ms: Callable[[], float] = clock or ServerClock()

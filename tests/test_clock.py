@@ -644,4 +644,3 @@ def test_a_player_following_its_drift_settles_within_a_millisecond(clock_error_p
         position_s += 0.1 * rate * factor
         room_s += 0.1
     assert abs(position_s - room_s) * 1000.0 < abs(clock_error_ppm) * 1e-6 * 1000.0 + 0.05
-

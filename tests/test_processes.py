@@ -66,7 +66,8 @@ async def wait_ready(url: str, client: httpx.AsyncClient) -> dict:
 
 
 async def exercise(web_url: str, sync_url: str) -> str:
-    """A guest creates a room over REST, a socket client joins, REST play reaches it."""
+    """A guest creates a room over REST, a socket client joins, REST play reaches it.
+    The welcome names the web app, so the room's media path resolves against it."""
     async with httpx.AsyncClient(base_url=web_url, timeout=10) as http:
         health = await wait_ready("/api/health/", http)
         assert health["status"] == "ok"
@@ -83,6 +84,8 @@ async def exercise(web_url: str, sync_url: str) -> str:
         assert created.status_code == 201, created.text
         code = created.json()["code"]
         async with open_sync_client(sync_url, room=code, display_name="viewer") as viewer:
+            assert viewer.welcome["web_url"] == web_url
+            assert viewer.media_url() == f"{web_url}/x.webm"
             played = await http.post(
                 f"/api/rooms/{code}/control/",
                 json={"action": "play", "position": 2},
@@ -128,7 +131,14 @@ async def test_one_process_runs_both_servers_and_stops_on_sigterm(tmp_path):
 async def test_two_processes_share_one_database(tmp_path):
     db, sync_port, web_port = tmp_path / "wp.db", free_port(), free_port()
     async with watchparty(
-        "serve-sync", "--db", str(db), "--port", str(sync_port), log=tmp_path / "sync.log"
+        "serve-sync",
+        "--db",
+        str(db),
+        "--port",
+        str(sync_port),
+        "--public-web-url",
+        f"http://127.0.0.1:{web_port}/",
+        log=tmp_path / "sync.log",
     ):
         async with watchparty(
             "serve-web",

@@ -77,6 +77,8 @@ async def test_hello_gets_welcome(srv, encoding):
         assert w["playback"]["paused"] is True
         assert [p["id"] for p in w["participants"]] == [a.participant_id]
         assert w["limits"]["max_frame_bytes"] == srv.server.config.max_frame_bytes
+        assert w["web_url"] is None  # serve-sync alone, public_web_url unset
+        assert a.media_url() == MEDIA["url"]  # absolute already
         assert isinstance(w["session"], str)
         assert w["session"]
         # The server measures RTT from the first moment: a ping follows the welcome.
@@ -479,3 +481,17 @@ async def test_every_server_message_type_is_produced(db_path, encoding):
             for c in (a, b):
                 seen.update(m["type"] for m in c.events)
         assert seen == set(SERVER_TYPES)
+
+
+async def test_media_paths_resolve_against_the_public_web_url(db_path, encoding):
+    async with run_server(db_path, public_web_url="https://watch.example.org/") as handle:
+        await handle.server.create_room(
+            "lib", "Library", media={"url": "/api/videos/ab/stream/", "title": "A", "duration_s": 5}
+        )
+        async with handle.client("lib", "alice", encoding=encoding) as a:
+            assert a.welcome["web_url"] == "https://watch.example.org"
+            assert a.media_url() == "https://watch.example.org/api/videos/ab/stream/"
+    async with run_server(db_path) as handle, handle.client("lib", "bob", encoding=encoding) as b:
+        # A path with no web app known: a client cannot resolve it, and says so.
+        assert b.welcome["web_url"] is None
+        assert b.media_url() is None

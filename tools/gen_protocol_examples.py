@@ -212,6 +212,7 @@ SERVER: dict[str, dict[str, Any]] = {
         "chat": [
             chat(participant_id="Qw7_pL2x", name="Carol", user_id=None, text="hi all", id=1041)
         ],
+        "web_url": "https://watch.example.org",
         "room": dict(ROOM),
         "participants": [participant(ALICE, "Alice", "host")],
         "playback": playback(paused=True, position_s=0.0, server_time_ms=T0 - 3_600_000.0, seq=0),
