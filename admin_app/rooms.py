@@ -25,8 +25,9 @@ from quart_schema import (
 from data import NotFoundError
 from data import access as access_store
 from data import chat as chat_store
+from protocol.errors import WatchpartyError
 
-from .accounts import authenticate, require_caller
+from .accounts import Caller, authenticate, require_caller
 from .auth import BEARER, rate_limited
 from .control import WebState, state
 from .errors import ApiError, documents_errors, documents_no_content
@@ -153,9 +154,32 @@ async def join(data: JoinIn) -> tuple[dict[str, Any], int]:
         )
     if status == "pending":
         logger.info("room %s: account %s asks to join", ctx.code, caller.user_id)
+        await _tell_moderators(st, ctx.code, caller)
         message = "waiting for the host's approval; join again once approved"
         return {"status": "pending", "room_code": ctx.code, "message": message}, 202
     return {"status": "joined", "room": room_detail(st, ctx.room, ctx.access)}, 200
+
+
+async def _tell_moderators(
+    st: WebState, code: str, caller: Caller, status: str = "pending"
+) -> None:
+    """Push a ``join_request`` (*status* ``pending`` or ``withdrawn``) to the room's
+    host and owner on the sync socket.
+
+    A notice only: the request is stored (or removed) already and listed by
+    ``members``, so a failure (the room just closed, the sync server unreachable) is
+    logged, not raised.
+    """
+    try:
+        await st.rooms.notify_join_request(
+            code,
+            user_id=caller.user_id,
+            display_name=str(caller.user["display_name"]),
+            requested_at_ms=st.now_ms(),
+            status=status,
+        )
+    except WatchpartyError as exc:
+        logger.warning("room %s: join request not pushed to its host: %s", code, exc)
 
 
 async def _entry_status(st: WebState, ctx: RoomContext, data: JoinIn) -> str:
@@ -271,6 +295,8 @@ async def leave(room_id: str) -> tuple[str, int]:
     ctx = await load_room(st, room_id, caller)
     removed = await st.rooms.remove_user(ctx.code, caller.user_id)
     await st.db.write(access_store.remove_membership, ctx.code, caller.user_id)
+    if ctx.membership is not None and ctx.membership["status"] == "pending":
+        await _tell_moderators(st, ctx.code, caller, "withdrawn")
     logger.info(
         "room %s: account %s left (%d participants removed)", ctx.code, caller.user_id, removed
     )

@@ -364,6 +364,7 @@ SERVER_TYPES = (
     "reaction",
     "participant_stats",
     "drift_correction",
+    "join_request",
 )
 
 

@@ -78,6 +78,10 @@ class ControlError(WatchpartyError):
         self.message = message
 
 
+#: ``join_request.status`` values: a new request, or one its account took back.
+JOIN_REQUEST_STATUSES = ("pending", "withdrawn")
+
+
 class RoomControl(Protocol):
     """What the web app may do to live rooms. Room dicts are described in
     :func:`room_detail`; every method raises :class:`ControlError`."""
@@ -103,6 +107,16 @@ class RoomControl(Protocol):
     async def delete_room(self, code: str) -> bool: ...
 
     async def statistics(self) -> dict[str, Any]: ...
+
+    async def notify_join_request(
+        self,
+        code: str,
+        *,
+        user_id: str,
+        display_name: str,
+        requested_at_ms: float,
+        status: str = "pending",
+    ) -> int: ...
 
 
 def room_detail(room: Room) -> dict[str, Any]:
@@ -238,9 +252,68 @@ class LocalRoomControl:
         stats: dict[str, Any] = self.server.statistics()
         return stats
 
+    async def notify_join_request(
+        self,
+        code: str,
+        *,
+        user_id: str,
+        display_name: str,
+        requested_at_ms: float,
+        status: str = "pending",
+    ) -> int:
+        """Tell the room's moderators on the socket that an account asks to join
+        (*status* ``"pending"``) or withdrew its request (``"withdrawn"``).
+
+        Sends a ``join_request`` (PROTOCOL.md section 7) to the connected host and to
+        connections of the room's owner account: the participants who may approve
+        or deny it over REST. It is a notice, not a room event: no sequence number,
+        nothing replayed on resume (the pending list is the REST ``members``
+        endpoint).
+
+        Returns:
+            How many connections were told (0 when no moderator is connected).
+
+        Raises:
+            ControlError: ``room_not_found`` when the room is not live.
+        """
+        if status not in JOIN_REQUEST_STATUSES:
+            raise ControlError(
+                E_INVALID_MESSAGE,
+                f"status must be one of {', '.join(JOIN_REQUEST_STATUSES)}, got {status!r}",
+            )
+        live = self._live(code)
+        room: Room = live.room
+        message = {
+            "type": "join_request",
+            "room": code,
+            "status": status,
+            "user_id": user_id,
+            "display_name": display_name,
+            "requested_at_ms": requested_at_ms,
+        }
+        told = 0
+        for pid, conn in list(live.members.items()):
+            p = room.participants.get(pid)
+            if p is None:
+                continue
+            owner = room.owner_user_id is not None and p.user_id == room.owner_user_id
+            if pid == room.host_id or owner:
+                conn.send_message(message)
+                told += 1
+        return told
+
 
 # --- the control socket --------------------------------------------------------------------
-_OPS = ("create_room", "get_room", "list_rooms", "act", "remove_user", "delete_room", "statistics")
+_OPS = (
+    "create_room",
+    "get_room",
+    "list_rooms",
+    "act",
+    "remove_user",
+    "delete_room",
+    "statistics",
+    "notify_join_request",
+)
 
 
 def issue_service_token(secret: str, *, now_s: float, ttl_s: float = 3600.0) -> str:
@@ -295,6 +368,14 @@ async def _answer(control: LocalRoomControl, frame: str | bytes) -> dict[str, An
             result = await control.act(args["code"], user_id=args["user_id"], action=args["action"])
         elif op == "create_room":
             result = await control.create_room(**args)
+        elif op == "notify_join_request":
+            result = await control.notify_join_request(
+                args["code"],
+                user_id=str(args["user_id"]),
+                display_name=str(args["display_name"]),
+                requested_at_ms=float(args["requested_at_ms"]),
+                status=str(args.get("status", "pending")),
+            )
         else:
             result = await getattr(control, op)()
         return {"id": rid, "ok": True, "result": result}
@@ -450,6 +531,26 @@ class RemoteRoomControl:
     async def statistics(self) -> dict[str, Any]:
         result: dict[str, Any] = await self._call("statistics")
         return result
+
+    async def notify_join_request(
+        self,
+        code: str,
+        *,
+        user_id: str,
+        display_name: str,
+        requested_at_ms: float,
+        status: str = "pending",
+    ) -> int:
+        return int(
+            await self._call(
+                "notify_join_request",
+                code=code,
+                user_id=user_id,
+                display_name=display_name,
+                requested_at_ms=requested_at_ms,
+                status=status,
+            )
+        )
 
 
 @asynccontextmanager

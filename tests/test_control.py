@@ -121,3 +121,54 @@ async def test_unreachable_sync_server_is_unavailable():
         with pytest.raises(ControlError) as err:
             await remote.get_room("room1")
     assert err.value.code == "unavailable"
+
+
+async def test_join_requests_reach_the_host_and_the_owner_only(control, srv):
+    room = await control.create_room(name="Approval", owner_user_id="owner", media=MEDIA)
+    code = room["code"]
+    owner_token = srv.token("owner", "Owner")
+    async with (
+        srv.client(code, "guest") as guest,
+        srv.client(code, token=owner_token) as owner,
+        srv.client(code, "viewer") as viewer,
+    ):
+        assert owner.welcome["participant"]["role"] == "host"  # the owner takes the host
+        await owner.request(
+            {"type": "set_role", "participant_id": guest.participant_id, "role": "host"}
+        )
+        await guest.wait_for("host_changed")
+        told = await control.notify_join_request(
+            code, user_id="a" * 32, display_name="<b>Dana</b>", requested_at_ms=1.5e12
+        )
+        assert told == 2  # the host (guest) and the owner's connection (now not host)
+        for client in (guest, owner):
+            notice = await client.wait_for("join_request")
+            assert notice == {
+                "type": "join_request",
+                "room": code,
+                "status": "pending",
+                "user_id": "a" * 32,
+                "display_name": "<b>Dana</b>",
+                "requested_at_ms": 1.5e12,
+            }
+        # The viewer was not told: a chat sent after the notice reaches it first.
+        mark = viewer.mark()
+        await guest.chat("after the notice")
+        await viewer.wait_for("chat_message", since=mark)
+        assert not [e for e in viewer.events if e["type"] == "join_request"]
+
+        await control.notify_join_request(
+            code, user_id="a" * 32, display_name="Dana", requested_at_ms=2.0, status="withdrawn"
+        )
+        withdrawn = await guest.wait_for("join_request", lambda m: m["status"] == "withdrawn")
+        assert withdrawn["display_name"] == "Dana"
+        with pytest.raises(ControlError) as bad:
+            await control.notify_join_request(
+                code, user_id="a" * 32, display_name="D", requested_at_ms=1.0, status="maybe"
+            )
+        assert bad.value.code == "invalid_message"
+    with pytest.raises(ControlError) as missing:
+        await control.notify_join_request(
+            "nosuchroom", user_id="a" * 32, display_name="D", requested_at_ms=1.0
+        )
+    assert missing.value.code == "room_not_found"

@@ -26,6 +26,7 @@ from protocol.errors import CLOSE_REASONS, ERROR_CODES
 from protocol.messages import CLIENT_TYPES, SERVER_TYPES, parse_client_message
 from sync_server.cli import build_parser
 from sync_server.config import ENV_PREFIX, SETTINGS, Config, config_fields
+from sync_server.control import LocalRoomControl
 from sync_server.server import serve_sync
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -307,6 +308,11 @@ async def observe_live_messages(tmp_path: Path) -> list[dict[str, Any]]:
                 await a.send({"type": "get_state", "id": "gs"})
                 await a.send({"type": "get_participants", "id": "gp"})
                 await a.wait_for("participant_stats")
+                told = await LocalRoomControl(server).notify_join_request(
+                    "docs-room", user_id="a" * 32, display_name="Dana", requested_at_ms=1.0
+                )
+                assert told == 1  # alice, the host; not bob
+                await a.wait_for("join_request")
                 await a.send(
                     {"type": "set_role", "id": "sr", "participant_id": bob, "role": "host"}
                 )

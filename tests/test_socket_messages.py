@@ -20,6 +20,7 @@ import pytest
 from protocol.clock import position_at
 from protocol.messages import PROTOCOL_VERSION, SERVER_TYPES
 from sync_server.client import ClientClosed, ServerError, SyncClient
+from sync_server.control import LocalRoomControl
 from tests.conftest import ServerHandle, run_server
 
 ENCODINGS = ["msgpack", "json"]
@@ -472,6 +473,11 @@ async def test_every_server_message_type_is_produced(db_path, encoding):
             await b.request({"type": "typing", "typing": True})
             await b.request({"type": "reaction", "emoji": "👍"})
             await a.request({"type": "update_settings", "settings": {"control": "everyone"}})
+            # A request to join pushed by the web app reaches the host.
+            await LocalRoomControl(srv.server).notify_join_request(
+                "room1", user_id="c" * 32, display_name="Carol", requested_at_ms=at
+            )
+            await a.wait_for("join_request")
             await a.request(
                 {"type": "set_role", "participant_id": b.participant_id, "role": "host"}
             )

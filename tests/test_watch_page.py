@@ -510,22 +510,29 @@ def _approval_room(browser: Browser, base: str) -> None:
         expect(status).to_have_attribute("role", "status")
         expect(bob.locator("#conn")).to_have_attribute("data-state", "idle")
         assert [m["display_name"] for m in _pending(http, code)] == ["Bob"]
+        # The host's page is told at once (join_request on the socket) and lists it.
+        requests = alice.locator("#requests")
+        expect(requests).to_be_visible()
+        expect(alice.locator("#requests-count")).to_have_text("(1)")
+        expect(alice.locator("#request-list li")).to_have_text(re.compile(r"^Bob"))
 
-        # Cancel withdraws the request; asking again makes a new one.
+        # Cancel withdraws the request (the host's list empties); asking again makes a
+        # new one.
         bob.get_by_role("button", name="Cancel request").click()
         expect(status).to_have_text("You withdrew your request to join.")
         assert _pending(http, code) == []
+        expect(requests).to_be_hidden()
         bob.get_by_role("button", name="Ask again").click()
         expect(status).to_contain_text("Waiting for the host's approval")
         (request,) = _pending(http, code)
         assert request["display_name"] == "Bob"
         expect(bob.locator("#conn")).to_have_attribute("data-state", "idle")
+        expect(requests).to_be_visible()
 
-        # The owner approves over REST; the page, asking again every 5 s, gets in.
-        approved = http.post(
-            "/api/rooms/approve/", json={"room_code": code, "user_id": request["user_id"]}
-        )
-        assert approved.status_code == 200, approved.text
+        # The host approves on the page; Bob's page, asking again every 5 s, gets in.
+        alice.get_by_role("button", name="Approve Bob").click()
+        expect(requests).to_be_hidden()
+        assert _pending(http, code) == []
     wait_connected(bob, timeout_ms=25_000)
     expect(bob.locator("#entry")).to_be_hidden()
     expect(alice.locator("#participants li", has_text="Bob")).to_contain_text("viewer")

@@ -230,6 +230,30 @@ async def test_join_approval_room_approve(web: WebHandle) -> None:
     assert_error(again, 404, "no_pending_request")
 
 
+async def test_requests_to_join_are_pushed_to_the_moderators(web: WebHandle) -> None:
+    owner, viewer = await web.register("Owner"), await web.register("Viewer")
+    code = (await web.create_room(owner, entry_mode="approval"))["code"]
+    uid = viewer["user"]["id"]
+
+    def notices() -> list[Any]:
+        return [arg for op, arg in web.rooms.calls if op == "notify_join_request"]
+
+    assert (await join(web, viewer, room_code=code)).status_code == 202
+    assert notices() == [(code, uid, "Viewer", "pending")]
+    # Asking again while pending is refused (409) and tells nobody twice.
+    assert_error(await join(web, viewer, room_code=code), 409, "join_pending")
+    assert len(notices()) == 1
+    # Taking the request back is told too.
+    left = await web.client.delete(f"/api/rooms/{code}/leave/", headers=auth(viewer))
+    assert left.status_code == 204
+    assert notices()[-1] == (code, uid, "Viewer", "withdrawn")
+    # Leaving an open room (no request) tells nobody.
+    open_code = (await web.create_room(owner))["code"]
+    assert (await join(web, viewer, room_code=open_code)).status_code == 200
+    await web.client.delete(f"/api/rooms/{open_code}/leave/", headers=auth(viewer))
+    assert len(notices()) == 2
+
+
 async def test_join_approval_room_deny(web: WebHandle) -> None:
     owner, viewer = await web.register("Owner"), await web.register("Viewer")
     code = (await web.create_room(owner, entry_mode="approval"))["code"]

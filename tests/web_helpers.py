@@ -267,6 +267,19 @@ class FakeRoomControl:
     async def statistics(self) -> dict[str, Any]:
         return {"rooms": len(self.rooms), "connections": 0}
 
+    async def notify_join_request(
+        self,
+        code: str,
+        *,
+        user_id: str,
+        display_name: str,
+        requested_at_ms: float,
+        status: str = "pending",
+    ) -> int:
+        self._check_fail("notify_join_request", (code, user_id, display_name, status))
+        self._room(code)
+        return 0
+
 
 class WebHandle:
     """A running web app with a client and helpers."""

@@ -380,6 +380,14 @@ SERVER: dict[str, dict[str, Any]] = {
         "server_time_ms": T0 + 148_710.0,
         "position_s": 123.52,
     },
+    "join_request": {
+        "type": "join_request",
+        "room": ROOM["code"],
+        "status": "pending",
+        "user_id": "5f0c2a9e7b1d4e3f8a6b9c0d1e2f3a4b",
+        "display_name": "Dana",
+        "requested_at_ms": T0 + 162_400.0,
+    },
 }
 
 

@@ -171,6 +171,24 @@ export async function joinRoomApi(code, token, password = null) {
   return { joined: status === 200 && data.status !== "pending", room: data.room || null };
 }
 
+/**
+ * GET /api/rooms/{code}/members/?status=pending: the accounts waiting for approval,
+ * oldest first (the first 50). Only the owner, the host or staff may see them: others
+ * get ApiError 403 `forbidden`.
+ * @returns {Promise<Array<{user_id: string, display_name: string, requested_at: string}>>}
+ */
+export async function joinRequestsApi(code, token) {
+  const url = `/api/rooms/${encodeURIComponent(code)}/members/?status=pending&page_size=50`;
+  const { data } = await requestJson("GET", url, { token });
+  return Array.isArray(data.results) ? data.results : [];
+}
+
+/** POST /api/rooms/approve/ or /api/rooms/deny/: answer one request to join. */
+export async function decideJoinApi(code, token, userId, approve) {
+  const path = approve ? "/api/rooms/approve/" : "/api/rooms/deny/";
+  return postJson(path, { room_code: code, user_id: userId }, token);
+}
+
 /** DELETE /api/rooms/{code}/leave/: leave the room, or withdraw a request to join it. */
 export async function leaveRoomApi(code, token) {
   await requestJson("DELETE", `/api/rooms/${encodeURIComponent(code)}/leave/`, { token });

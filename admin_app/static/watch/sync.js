@@ -617,6 +617,10 @@ export class SyncClient extends EventTarget {
       case "reaction":
         this._emit("reaction", msg);
         break;
+      case "join_request":
+        // Someone asks to join this approval room (we are its host or owner).
+        this._emit("joinrequest", msg);
+        break;
       case "state":
         if (msg.resync) {
           // The server dropped events queued for us and sent the room as it is now:

@@ -13,8 +13,8 @@
 
 import { makeLocalClock } from "./clock.js";
 import {
-  checkName, forgetToken, guestSignIn, joinRoomApi, leaveRoomApi, pendingCreate, roomDetailApi,
-  setPendingCreate, storedName, storedToken, storeName, storeToken,
+  checkName, decideJoinApi, forgetToken, guestSignIn, joinRequestsApi, joinRoomApi, leaveRoomApi,
+  pendingCreate, roomDetailApi, setPendingCreate, storedName, storedToken, storeName, storeToken,
 } from "./identity.js";
 import { PlayerController, isAllowedMediaUrl } from "./player.js";
 import { CLOSE_FORBIDDEN, SessionStore, SyncClient } from "./sync.js";
@@ -160,6 +160,73 @@ function renderParticipants() {
   list.replaceChildren(...items);
   const connected = people.filter((p) => p.connected).length;
   $("people-count").textContent = `(${connected})`;
+}
+
+// --- requests to join (approval rooms) ---------------------------------------------------
+// The host's (and the owner's) page lists the accounts waiting for approval, from
+// GET /api/rooms/{code}/members/?status=pending: when the page becomes host, and when
+// the sync server pushes a join_request. Approve and Deny answer over REST.
+const requests = { loading: false, again: false, wasHost: false };
+
+function isHost() {
+  const me = client && client.participants.get(client.participantId);
+  return !!me && me.role === "host";
+}
+
+async function refreshRequests() {
+  const token = storedToken();
+  if (!token) return; // a guest page without an account cannot moderate
+  if (requests.loading) {
+    requests.again = true; // one more round once this one is done
+    return;
+  }
+  requests.loading = true;
+  try {
+    renderRequests(await joinRequestsApi(room, token));
+    $("requests-error").hidden = true;
+  } catch (err) {
+    if (err.status === 403 || err.status === 401 || err.missing) renderRequests([]);
+    else showError($("requests-error"), `Could not load the requests to join: ${err.message}`);
+  } finally {
+    requests.loading = false;
+  }
+  if (requests.again) {
+    requests.again = false;
+    refreshRequests();
+  }
+}
+
+function renderRequests(pending) {
+  const items = pending.map((r) => {
+    const name = r.display_name || "someone";
+    const approve = el("button", { text: "Approve", cls: "primary", attrs: { type: "button", "aria-label": `Approve ${name}` } });
+    const deny = el("button", { text: "Deny", attrs: { type: "button", "aria-label": `Deny ${name}` } });
+    approve.addEventListener("click", () => decide(r.user_id, true, [approve, deny]));
+    deny.addEventListener("click", () => decide(r.user_id, false, [approve, deny]));
+    return el("li", { attrs: { "data-user-id": r.user_id } }, [el("span", { text: name, cls: "name" }), approve, deny]);
+  });
+  $("request-list").replaceChildren(...items);
+  $("requests-count").textContent = pending.length ? `(${pending.length})` : "";
+  $("requests").hidden = pending.length === 0;
+}
+
+async function decide(userId, approve, buttons) {
+  for (const b of buttons) b.disabled = true;
+  try {
+    await decideJoinApi(room, storedToken(), userId, approve);
+    $("requests-error").hidden = true;
+  } catch (err) {
+    // 404 no_pending_request: withdrawn, or answered from another page meanwhile.
+    if (err.status !== 404) showError($("requests-error"), err.message);
+  }
+  await refreshRequests();
+}
+
+function onParticipantsForRequests() {
+  const host = isHost();
+  if (host && !requests.wasHost) refreshRequests();
+  if (!host && requests.wasHost) renderRequests([]);
+  requests.wasHost = host;
 }
 
 // --- chat ------------------------------------------------------------------------------
@@ -391,6 +458,12 @@ function ensureClient() {
   });
   client.addEventListener("settings", renderRoom);
   client.addEventListener("participants", renderParticipants);
+  client.addEventListener("participants", onParticipantsForRequests);
+  client.addEventListener("welcome", () => {
+    requests.wasHost = false;
+    onParticipantsForRequests();
+  });
+  client.addEventListener("joinrequest", () => refreshRequests());
   client.addEventListener("chat", (e) => renderChat(e.detail));
   client.addEventListener("typing", (e) => renderTyping(e.detail));
   client.addEventListener("playback", renderPlayback);
