@@ -295,6 +295,63 @@ def _reconnects(browser: Browser, base: str) -> None:
 
 
 # --- chat, participants, buffering ---------------------------------------------------
+async def test_the_host_plays_a_video_from_the_library(db_path: Path) -> None:
+    async with open_stack(db_path, media_dir=str(db_path.parent / "media")) as stack:
+        await stack.server.create_room(ROOM, "Movie night", settings={"control": "host"})
+        await run_in_browser(_library, stack.base_url)
+
+
+def _library(browser: Browser, base: str) -> None:
+    expect = _expect()
+    demo = (
+        Path(__file__).parent.parent / "admin_app" / "static" / "demo" / "demo.webm"
+    ).read_bytes()
+    with httpx.Client(base_url=base, timeout=30.0) as http:
+        account = http.post(
+            "/api/auth/register/",
+            json={"email": "up@example.org", "password": "a long password", "display_name": "Up"},
+        )
+        assert account.status_code == 201, account.text
+        headers = auth(account.json()["access"])
+        ids = {}
+        for title in ("Library clip", "Another film"):
+            uploaded = http.post(
+                "/api/videos/",
+                data={"title": title, "visibility": "public"},
+                files={"file": ("clip.webm", demo, "video/webm")},
+                headers=headers,
+            )
+            assert uploaded.status_code == 201, uploaded.text
+            ids[title] = uploaded.json()["id"]
+
+    host, viewer = browser.new_user(), browser.new_user()
+    join(host, base, ROOM, "Alice")
+    join(viewer, base, ROOM, "Bob")
+    # The host sees the library (newest first); a search narrows it.
+    expect(host.locator("#library-list li")).to_have_count(2)
+    host.get_by_label("From the library").fill("library")
+    host.get_by_role("button", name="Search", exact=True).click()
+    expect(host.locator("#library-list li")).to_have_count(1)
+    expect(host.locator("#library-list li")).to_contain_text("Library clip")
+    # The viewer may not control playback: the controls, library included, are disabled.
+    expect(viewer.locator("#controls")).to_have_attribute("disabled", "")
+    expect(viewer.get_by_label("From the library")).to_be_disabled()
+
+    host.get_by_role("button", name="Play Library clip in the room").click()
+    for page in (host, viewer):
+        expect(page.locator("#media-title")).to_have_text("Library clip")
+        _wait_state(page, "v.readyState >= 1 && v.paused")
+    media = viewer.evaluate("() => window.watchparty.client.playback.media")
+    assert media["video_id"] == ids["Library clip"]
+    assert media["url"].startswith(f"/api/videos/{ids['Library clip']}/stream")
+    assert media["duration_s"] == pytest.approx(30.0, abs=0.1)  # probed at upload
+    # It plays, streamed from the library, in step on both pages.
+    host.get_by_role("button", name="Play", exact=True).click()
+    for page in (host, viewer):
+        wait_playing_in_step(page)
+    _assert_in_sync("library video", host, viewer, 3.0)
+
+
 async def test_chat_history_participants_and_buffering(db_path: Path) -> None:
     async with open_stack(db_path) as stack:
         await stack.server.create_room(ROOM, "Movie night")

@@ -11,6 +11,7 @@
 
 export const TOKEN_KEY = "watchparty.token";
 export const NAME_KEY = "watchparty.display_name";
+export const REFRESH_KEY = "watchparty.refresh";
 export const ROOM_CODE_RE = /^[A-Za-z0-9_-]{3,32}$/;
 
 function get(storage, key) {
@@ -49,6 +50,42 @@ export function storedToken() {
 
 export function storeToken(token) { set(localStorage, TOKEN_KEY, token); }
 export function forgetToken() { set(localStorage, TOKEN_KEY, null); }
+
+/** Keep both tokens of a sign-in answer ({access, refresh}). */
+export function storeSession(answer) {
+  const access = answer.access || answer.access_token || answer.token;
+  if (typeof access !== "string") throw new ApiError(500, "the sign-in answer carries no token");
+  set(localStorage, TOKEN_KEY, access);
+  set(localStorage, REFRESH_KEY, typeof answer.refresh === "string" ? answer.refresh : null);
+  return access;
+}
+
+/** Forget the sign-in on this browser: both tokens. */
+export function forgetSession() {
+  set(localStorage, TOKEN_KEY, null);
+  set(localStorage, REFRESH_KEY, null);
+}
+
+/**
+ * A usable access token: the stored one while it has more than a minute left, else a
+ * new one from POST /api/auth/refresh/ with the stored refresh token (which the server
+ * rotates: the answer's refresh token replaces it). Null when neither works (never
+ * signed in, signed out, or the refresh token expired or was revoked).
+ */
+export async function freshToken() {
+  const token = storedToken();
+  if (token) return token;
+  const refresh = get(localStorage, REFRESH_KEY);
+  if (!refresh) return null;
+  try {
+    return storeSession(await postJson("/api/auth/refresh/", { refresh }));
+  } catch (err) {
+    if (err instanceof ApiError && err.status >= 400 && err.status < 500 && err.status !== 429) {
+      forgetSession(); // refused: the session is over
+    }
+    return null;
+  }
+}
 export function storedName() { return get(localStorage, NAME_KEY) || ""; }
 export function storeName(name) { set(localStorage, NAME_KEY, name); }
 
@@ -79,11 +116,12 @@ export function parseRoomCode(text) {
  * `code` is the API's error code (`wrong_password`, `join_denied`, ...) when it gave
  * one; `retryAfterMs` the Retry-After of a 429, when given. */
 export class ApiError extends Error {
-  constructor(status, message, code = null, retryAfterMs = null) {
+  constructor(status, message, code = null, retryAfterMs = null, details = []) {
     super(message);
     this.status = status;
     this.code = code;
     this.retryAfterMs = retryAfterMs;
+    this.details = details; // [{field, message}] for a 422
   }
   /** The endpoint does not exist on this server (or the server is unreachable). */
   get missing() { return this.status === 0 || this.status === 404 || this.status === 405; }
@@ -114,7 +152,8 @@ async function requestJson(method, url, { body = undefined, token = null } = {})
     const code = err && typeof err.code === "string" ? err.code : null;
     const retryAfter = Number(response.headers.get("Retry-After"));
     const retryAfterMs = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : null;
-    throw new ApiError(response.status, String(message), code, retryAfterMs);
+    const details = err && Array.isArray(err.details) ? err.details : [];
+    throw new ApiError(response.status, String(message), code, retryAfterMs, details);
   }
   return { status: response.status, data: data || {} };
 }
@@ -123,12 +162,48 @@ async function postJson(url, body, token = null) {
   return (await requestJson("POST", url, { body, token })).data;
 }
 
-/** POST /api/auth/guest/: a guest access token for this display name. */
+/** POST /api/auth/guest/: a guest sign-in for this display name; stores and returns
+ * its access token (and keeps its refresh token, so the guest stays the same person). */
 export async function guestSignIn(displayName) {
-  const data = await postJson("/api/auth/guest/", { display_name: displayName });
-  const token = data.access || data.access_token || data.token;
-  if (typeof token !== "string") throw new ApiError(500, "the guest sign-in answer carries no token");
-  return token;
+  return storeSession(await postJson("/api/auth/guest/", { display_name: displayName }));
+}
+
+/** POST /api/auth/login/: sign in with an account; stores and returns the access token.
+ * Throws ApiError 401 `invalid_credentials`, 429 when rate limited. */
+export async function signInApi(email, password) {
+  return storeSession(await postJson("/api/auth/login/", { email, password }));
+}
+
+/** POST /api/auth/register/: create an account and sign in; stores and returns the
+ * access token. Throws ApiError 409 (email taken), 422 (a field is invalid; the message
+ * says which), 429. */
+export async function registerApi(email, password, displayName) {
+  return storeSession(await postJson("/api/auth/register/", { email, password, display_name: displayName }));
+}
+
+/** POST /api/auth/logout/: revoke this access token and the account's refresh tokens
+ * (here and on the sync socket), then forget both on this browser. */
+export async function signOutApi(token) {
+  try {
+    if (token) await requestJson("POST", "/api/auth/logout/", { token });
+  } finally {
+    forgetSession();
+  }
+}
+
+/** GET /api/videos/: library videos a room may play (public ones, and with a token
+ * the account's own), newest first; `search` matches words of titles and descriptions. */
+export async function videosApi(search = "", token = null, pageSize = 20) {
+  const query = new URLSearchParams({ page_size: String(pageSize) });
+  if (search) query.set("search", search);
+  const { data } = await requestJson("GET", `/api/videos/?${query}`, { token });
+  return Array.isArray(data.results) ? data.results : [];
+}
+
+/** GET /api/rooms/: live public rooms, newest first (the first `pageSize`). */
+export async function publicRoomsApi(pageSize = 20) {
+  const { data } = await requestJson("GET", `/api/rooms/?page_size=${pageSize}`);
+  return Array.isArray(data.results) ? data.results : [];
 }
 
 /** The ways into a room (POST /api/rooms/create/ `entry_mode`). */
@@ -138,11 +213,13 @@ export const ENTRY_MODES = ["open", "password", "approval"];
  * POST /api/rooms/create/: create a room; returns its code.
  * @param {string} name
  * @param {string} token
- * @param {{entryMode?: string, password?: string|null}} [entry] who may come in: open
- *   (anyone), password (with `password`), approval (the host approves each account)
+ * @param {{entryMode?: string, password?: string|null, visibility?: string|null}} [entry]
+ *   who may come in: open (anyone), password (with `password`), approval (the host
+ *   approves each account); `visibility` public (listed on the start page) or private
  */
-export async function createRoomApi(name, token, { entryMode = "open", password = null } = {}) {
+export async function createRoomApi(name, token, { entryMode = "open", password = null, visibility = null } = {}) {
   const body = { name };
+  if (visibility) body.visibility = visibility;
   if (entryMode !== "open") body.entry_mode = entryMode;
   if (entryMode === "password") body.password = password;
   const data = await postJson("/api/rooms/create/", body, token);

@@ -1,4 +1,9 @@
-// The landing page: create a room, or join one by its code.
+// The landing page: create a room, join one by its code or from the list of public
+// rooms, and sign in, create an account or sign out.
+//
+// Accounts: the page keeps the access and refresh tokens of a sign-in (identity.js);
+// an access token close to expiry is renewed with the refresh token (freshToken).
+// Signing out revokes both on the server (POST /api/auth/logout/).
 //
 // Creating: with the stored access token (a sign-in), or a guest token from
 // POST /api/auth/guest/, the page calls POST /api/rooms/create/ (with the entry mode
@@ -10,9 +15,12 @@
 // approval when the room wants either (watch.js).
 
 import {
-  ApiError, checkName, createRoomApi, forgetToken, guestSignIn, newRoomCode, parseRoomCode,
-  setPendingCreate, storedName, storedToken, storeName, storeToken, tokenClaims,
+  ApiError, checkName, createRoomApi, forgetSession, freshToken, guestSignIn, newRoomCode,
+  parseRoomCode, publicRoomsApi, registerApi, setPendingCreate, signInApi, signOutApi,
+  storedName, storedToken, storeName, tokenClaims,
 } from "./identity.js";
+
+const PUBLIC_ROOMS_REFRESH_MS = 15_000;
 
 const $ = (id) => document.getElementById(id);
 
@@ -29,6 +37,8 @@ function renderIdentity() {
     const who = claims.guest ? `Guest: ${claims.name || "guest"}` : `Signed in as ${claims.name || claims.sub}`;
     $("identity-text").textContent = who;
   }
+  // The account card is for signing in; a signed-in account needs it no more.
+  $("account").hidden = !!claims && !claims.guest;
   for (const id of ["create-display-name", "join-display-name"]) {
     const input = $(id);
     if (!input.value) input.value = storedName() || (claims && claims.name) || "";
@@ -68,13 +78,11 @@ async function onCreate(event) {
   storeName(displayName);
   const button = event.submitter || event.target.querySelector("button[type=submit]");
   button.disabled = true;
+  const visibility = $("create-public").checked ? "public" : "private";
   try {
-    let token = storedToken();
-    if (!token) {
-      token = await guestSignIn(displayName);
-      storeToken(token);
-    }
-    openRoom(await createRoomApi(roomName, token, { entryMode: mode, password }));
+    let token = await freshToken();
+    if (!token) token = await guestSignIn(displayName);
+    openRoom(await createRoomApi(roomName, token, { entryMode: mode, password, visibility }));
   } catch (err) {
     if (err instanceof ApiError && err.missing && mode !== "open") {
       showError(error, "This server cannot make rooms with a password or approval: choose \u201cAnyone with the link\u201d.");
@@ -88,7 +96,7 @@ async function onCreate(event) {
       openRoom(code);
       return;
     }
-    if (err instanceof ApiError && err.status === 401) forgetToken();
+    if (err instanceof ApiError && err.status === 401) forgetSession();
     showError(error, `Could not create the room: ${err.message}`);
     button.disabled = false;
     renderIdentity();
@@ -110,14 +118,105 @@ function onJoin(event) {
   openRoom(code);
 }
 
+// --- accounts ------------------------------------------------------------------------
+function fieldProblem(err) {
+  const first = err instanceof ApiError && err.details && err.details[0];
+  return first ? `${first.field}: ${first.message}` : err.message;
+}
+
+async function onAccount(event) {
+  event.preventDefault();
+  const error = $("account-error");
+  showError(error, "");
+  const register = event.submitter && event.submitter.value === "register";
+  const email = $("account-email").value.trim();
+  const password = $("account-password").value;
+  if (!email || !password) return showError(error, "Enter your email and password.");
+  let name = "";
+  if (register) {
+    name = $("account-name").value.trim() || $("create-display-name").value.trim();
+    const problem = checkName(name);
+    if (problem) {
+      $("account-name").focus();
+      return showError(error, problem);
+    }
+    if (password.length < 8) return showError(error, "A new account's password has at least 8 characters.");
+  }
+  const buttons = [...event.target.querySelectorAll("button")];
+  for (const b of buttons) b.disabled = true;
+  try {
+    if (register) await registerApi(email, password, name);
+    else await signInApi(email, password);
+    $("account-password").value = "";
+    const claims = tokenClaims(storedToken()) || {};
+    if (claims.name) storeName(claims.name);
+    for (const id of ["create-display-name", "join-display-name"]) $(id).value = claims.name || $(id).value;
+  } catch (err) {
+    if (err.status === 401) showError(error, "Wrong email or password.");
+    else if (err.status === 409) showError(error, "An account with this email exists already: sign in instead.");
+    else if (err.status === 429) showError(error, "Too many attempts: wait a minute and try again.");
+    else showError(error, `Could not ${register ? "create the account" : "sign in"}: ${fieldProblem(err)}`);
+  } finally {
+    for (const b of buttons) b.disabled = false;
+    renderIdentity();
+  }
+}
+
+async function onSignOut() {
+  const token = storedToken();
+  const claims = token ? tokenClaims(token) : null;
+  // A guest has nothing to revoke worth a request; an account's tokens are revoked.
+  try {
+    if (claims && !claims.guest) await signOutApi(await freshToken());
+    else forgetSession();
+  } catch {
+    forgetSession(); // signed out here even if the server could not be told
+  }
+  renderIdentity();
+}
+
+// --- public rooms ----------------------------------------------------------------------
+async function renderPublicRooms() {
+  let rooms;
+  try {
+    rooms = await publicRoomsApi();
+    $("public-error").hidden = true;
+  } catch (err) {
+    if (err instanceof ApiError && err.missing) {
+      $("public-rooms").closest("section").hidden = true; // no REST API on this server
+      return;
+    }
+    showError($("public-error"), `Could not load the public rooms: ${err.message}`);
+    return;
+  }
+  const items = rooms.map((r) => {
+    const link = document.createElement("a");
+    link.href = `/watch/${encodeURIComponent(r.code)}`;
+    link.textContent = r.name;
+    const meta = document.createElement("span");
+    meta.className = "muted";
+    const people = r.participant_count === 1 ? "1 person" : `${r.participant_count} people`;
+    const entry = { password: " · password", approval: " · asks the host" }[r.entry_mode] || "";
+    meta.textContent = ` ${people}${entry}${r.media && r.media.title ? ` · ${r.media.title}` : ""}`;
+    const li = document.createElement("li");
+    li.dataset.code = r.code;
+    li.append(link, meta);
+    return li;
+  });
+  $("public-rooms").replaceChildren(...items);
+  $("public-empty").hidden = rooms.length > 0;
+}
+
 $("create-form").addEventListener("submit", onCreate);
+$("account-form").addEventListener("submit", onAccount);
 for (const radio of $("create-form").querySelectorAll("input[name=entry_mode]")) {
   radio.addEventListener("change", renderEntryMode);
 }
 renderEntryMode();
 $("join-form").addEventListener("submit", onJoin);
-$("sign-out").addEventListener("click", () => {
-  forgetToken();
-  renderIdentity();
-});
+$("sign-out").addEventListener("click", onSignOut);
 renderIdentity();
+renderPublicRooms();
+setInterval(() => { if (!document.hidden) renderPublicRooms(); }, PUBLIC_ROOMS_REFRESH_MS);
+// A sign-in whose access token expired comes back with its refresh token.
+if (!storedToken()) freshToken().then((token) => { if (token) renderIdentity(); });

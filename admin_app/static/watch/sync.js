@@ -266,6 +266,8 @@ export class SyncClient extends EventTarget {
   seek(positionS) { return this.request({ type: "seek", position_s: Math.max(0, positionS) }); }
   setRate(rate) { return this.request({ type: "set_rate", rate }); }
   changeMedia(media) { return this.request({ type: "change_media", media }); }
+  /** Play a library video (the server resolves its URL, title and duration). */
+  changeMediaById(videoId) { return this.request({ type: "change_media", video_id: videoId }); }
   chatSend(text) { return this.request({ type: "chat_send", text }); }
   typing(typing) { return this.send({ type: "typing", typing }); }
   bufferState(buffering) { return this.send({ type: "buffer_state", buffering }); }

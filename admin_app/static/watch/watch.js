@@ -13,8 +13,9 @@
 
 import { makeLocalClock } from "./clock.js";
 import {
-  checkName, decideJoinApi, forgetToken, guestSignIn, joinRequestsApi, joinRoomApi, leaveRoomApi,
-  pendingCreate, roomDetailApi, setPendingCreate, storedName, storedToken, storeName, storeToken,
+  checkName, decideJoinApi, forgetToken, freshToken, guestSignIn, joinRequestsApi, joinRoomApi,
+  leaveRoomApi, pendingCreate, roomDetailApi, setPendingCreate, storedName, storedToken, storeName,
+  storeToken, videosApi,
 } from "./identity.js";
 import { PlayerController, isAllowedMediaUrl } from "./player.js";
 import { CLOSE_FORBIDDEN, SessionStore, SyncClient } from "./sync.js";
@@ -129,6 +130,7 @@ function renderRoom() {
 function renderControls() {
   const can = !!client && client.joined && client.canControl();
   $("controls").disabled = !can;
+  if (can && !library.loaded) loadLibrary("");
   const me = client && client.participants.get(client.participantId);
   const control = client ? client.settings.control : null;
   let who = "";
@@ -160,6 +162,46 @@ function renderParticipants() {
   list.replaceChildren(...items);
   const connected = people.filter((p) => p.connected).length;
   $("people-count").textContent = `(${connected})`;
+}
+
+// --- the video library ---------------------------------------------------------------------
+const library = { loaded: false, generation: 0 };
+
+async function loadLibrary(search) {
+  library.loaded = true;
+  const generation = ++library.generation;
+  let videos;
+  try {
+    videos = await videosApi(search, storedToken());
+  } catch (err) {
+    if (generation !== library.generation) return;
+    if (err.missing) {
+      $("library").hidden = true; // this server has no video library
+      return;
+    }
+    showError($("control-error"), `Could not load the library: ${err.message}`);
+    return;
+  }
+  if (generation !== library.generation) return; // a newer search answered first
+  const items = videos.map((v) => {
+    const play = el("button", { text: "Play in the room", attrs: { type: "button", "aria-label": `Play ${v.title} in the room` } });
+    play.addEventListener("click", () => control(() => client.changeMediaById(v.id)));
+    const length = v.duration_s == null ? "" : ` · ${formatTime(v.duration_s)}`;
+    return el("li", { attrs: { "data-video-id": v.id } }, [
+      el("span", { text: v.title, cls: "name" }),
+      el("span", { text: `${length}${v.visibility === "public" ? "" : ` · ${v.visibility}`} `, cls: "muted" }),
+      play,
+    ]);
+  });
+  $("library-list").replaceChildren(...items);
+  $("library-empty").hidden = videos.length > 0;
+}
+
+function setupLibrary() {
+  $("library-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    loadLibrary($("library-search").value.trim());
+  });
 }
 
 // --- requests to join (approval rooms) ---------------------------------------------------
@@ -594,7 +636,7 @@ async function requestEntry(password) {
 
 /** An account token: the stored one, else a guest sign-in (asking the name if need be). */
 async function ensureToken() {
-  const stored = storedToken();
+  const stored = await freshToken();
   if (stored) return stored;
   let name = storedName();
   if (!name) {
@@ -770,6 +812,7 @@ async function entryModeOf() {
 }
 
 async function boot() {
+  await freshToken(); // renew an expired access token of a sign-in before connecting
   const resumable = new SessionStore(room).load() !== null;
   if (!resumable && !pendingCreate(room)) {
     const mode = await entryModeOf();
@@ -786,6 +829,7 @@ async function boot() {
 setupShare();
 setupChat();
 setupControls();
+setupLibrary();
 setupPlayerBar();
 setupNameForm();
 setupPasswordForm();
