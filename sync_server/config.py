@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from protocol.errors import WatchpartyError
 
@@ -312,7 +313,20 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         raise ConfigError(f"setting 'log_format' in {source} must be text or json, got {value!r}")
     if name == "secret_key" and value and len(value.encode()) < 32:
         raise ConfigError(f"setting 'secret_key' in {source} must be at least 32 bytes")
+    if name == "public_web_url" and value and not _is_base_url(value, ("http", "https")):
+        raise ConfigError(
+            f"setting 'public_web_url' in {source} must be an http(s) URL such as "
+            f"https://watch.example.org, got {value!r}"
+        )
     return value
+
+
+def _is_base_url(value: str, schemes: tuple[str, ...]) -> bool:
+    """Whether *value* is an absolute URL with one of *schemes*, a host, and no query or
+    fragment (a base that paths are appended to)."""
+    parts = urlsplit(value)
+    has_host = bool(parts.hostname)
+    return parts.scheme in schemes and has_host and not parts.query and not parts.fragment
 
 
 def _parse_str(name: str, raw: str, kind: type, source: str) -> Any:

@@ -257,3 +257,19 @@ def test_with_changes_validates_and_copies() -> None:
 def test_resolve_db_path_is_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert resolve_db_path(Config(db="data/wp.db")) == tmp_path.resolve() / "data" / "wp.db"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["watch.example.org", "ftp://watch.example.org", "https://", "https://h/?a=1", "https://h/#x"],
+)
+def test_public_web_url_must_be_an_http_base_url(url: str) -> None:
+    with pytest.raises(ConfigError, match="public_web_url"):
+        load_config(environ={"WATCHPARTY_PUBLIC_WEB_URL": url})
+
+
+@pytest.mark.parametrize(
+    "url", ["", "http://127.0.0.1:8000", "https://watch.example.org/", "https://h/sub/path"]
+)
+def test_public_web_url_accepts_http_base_urls(url: str) -> None:
+    assert load_config(environ={"WATCHPARTY_PUBLIC_WEB_URL": url}).public_web_url == url
