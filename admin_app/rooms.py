@@ -154,17 +154,18 @@ async def join(data: JoinIn) -> tuple[dict[str, Any], int]:
         )
     if status == "pending":
         logger.info("room %s: account %s asks to join", ctx.code, caller.user_id)
-        await _tell_moderators(st, ctx.code, caller)
+        await _tell_moderators(st, ctx.code, caller, "pending", st.now_ms())
         message = "waiting for the host's approval; join again once approved"
         return {"status": "pending", "room_code": ctx.code, "message": message}, 202
     return {"status": "joined", "room": room_detail(st, ctx.room, ctx.access)}, 200
 
 
 async def _tell_moderators(
-    st: WebState, code: str, caller: Caller, status: str = "pending"
+    st: WebState, code: str, caller: Caller, status: str, requested_at_ms: float
 ) -> None:
-    """Push a ``join_request`` (*status* ``pending`` or ``withdrawn``) to the room's
-    host and owner on the sync socket.
+    """Push a ``join_request`` (*status* ``pending`` or ``withdrawn``; the request
+    made at *requested_at_ms*, Unix epoch milliseconds) to the room's host and owner on
+    the sync socket.
 
     A notice only: the request is stored (or removed) already and listed by
     ``members``, so a failure (the room just closed, the sync server unreachable) is
@@ -175,7 +176,7 @@ async def _tell_moderators(
             code,
             user_id=caller.user_id,
             display_name=str(caller.user["display_name"]),
-            requested_at_ms=st.now_ms(),
+            requested_at_ms=requested_at_ms,
             status=status,
         )
     except WatchpartyError as exc:
@@ -295,8 +296,9 @@ async def leave(room_id: str) -> tuple[str, int]:
     ctx = await load_room(st, room_id, caller)
     removed = await st.rooms.remove_user(ctx.code, caller.user_id)
     await st.db.write(access_store.remove_membership, ctx.code, caller.user_id)
-    if ctx.membership is not None and ctx.membership["status"] == "pending":
-        await _tell_moderators(st, ctx.code, caller, "withdrawn")
+    member = ctx.membership
+    if member is not None and member["status"] == "pending":
+        await _tell_moderators(st, ctx.code, caller, "withdrawn", member["requested_at_ms"])
     logger.info(
         "room %s: account %s left (%d participants removed)", ctx.code, caller.user_id, removed
     )

@@ -30,6 +30,7 @@ from trio_websocket import (
     connect_websocket_url,
 )
 
+from protocol.codec import EncodedMessage
 from protocol.errors import (
     E_FORBIDDEN,
     E_INVALID_MESSAGE,
@@ -291,6 +292,7 @@ class LocalRoomControl:
             "display_name": display_name,
             "requested_at_ms": requested_at_ms,
         }
+        encoded = EncodedMessage(message)  # encoded once for every receiver
         told = 0
         for pid, conn in list(live.members.items()):
             p = room.participants.get(pid)
@@ -298,7 +300,7 @@ class LocalRoomControl:
                 continue
             owner = room.owner_user_id is not None and p.user_id == room.owner_user_id
             if pid == room.host_id or owner:
-                conn.send_message(message)
+                conn.send(encoded)
                 told += 1
         return told
 
