@@ -19,15 +19,11 @@ import {
   parseRoomCode, publicRoomsApi, registerApi, setPendingCreate, signInApi, signOutApi,
   storedName, storedToken, storeName, tokenClaims,
 } from "./identity.js";
+import { el, showError } from "./dom.js";
 
 const PUBLIC_ROOMS_REFRESH_MS = 15_000;
 
 const $ = (id) => document.getElementById(id);
-
-function showError(el, message) {
-  el.textContent = message;
-  el.hidden = !message;
-}
 
 function renderIdentity() {
   const token = storedToken();
@@ -190,18 +186,13 @@ async function renderPublicRooms() {
     return;
   }
   const items = rooms.map((r) => {
-    const link = document.createElement("a");
-    link.href = `/watch/${encodeURIComponent(r.code)}`;
-    link.textContent = r.name;
-    const meta = document.createElement("span");
-    meta.className = "muted";
     const people = r.participant_count === 1 ? "1 person" : `${r.participant_count} people`;
     const entry = { password: " · password", approval: " · asks the host" }[r.entry_mode] || "";
-    meta.textContent = ` ${people}${entry}${r.media && r.media.title ? ` · ${r.media.title}` : ""}`;
-    const li = document.createElement("li");
-    li.dataset.code = r.code;
-    li.append(link, meta);
-    return li;
+    const title = r.media && r.media.title ? ` · ${r.media.title}` : "";
+    return el("li", { attrs: { "data-code": r.code } }, [
+      el("a", { text: r.name, attrs: { href: `/watch/${encodeURIComponent(r.code)}` } }),
+      el("span", { text: ` ${people}${entry}${title}`, cls: "muted" }),
+    ]);
   });
   $("public-rooms").replaceChildren(...items);
   $("public-empty").hidden = rooms.length > 0;

@@ -12,6 +12,7 @@
 // browser tests (once the page starts connecting).
 
 import { makeLocalClock } from "./clock.js";
+import { el, showError } from "./dom.js";
 import {
   checkName, decideJoinApi, forgetToken, freshToken, guestSignIn, joinRequestsApi, joinRoomApi,
   leaveRoomApi, pendingCreate, roomDetailApi, setPendingCreate, storedName, storedToken, storeName,
@@ -39,20 +40,6 @@ const TYPING_TIMEOUT_MS = 5000;
 
 let client = null;
 let player = null;
-
-function el(tag, { text = null, cls = null, attrs = null } = {}, children = []) {
-  const node = document.createElement(tag);
-  if (text !== null) node.textContent = text;
-  if (cls) node.className = cls;
-  if (attrs) for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  for (const child of children) if (child) node.append(child);
-  return node;
-}
-
-function showError(node, message) {
-  node.textContent = message || "";
-  node.hidden = !message;
-}
 
 export function formatTime(seconds) {
   if (!Number.isFinite(seconds) || seconds < 0) seconds = 0;
