@@ -1,9 +1,15 @@
 """One sync-socket connection: handshake, hello, the message loop and closing.
 
-Each connection runs two tasks: a reader that decodes, validates and applies what
-the client sends, and a writer that drains the connection's bounded
-:class:`sync_server.outbox.Outbox`. Broadcasts only append to outboxes, so a client
-that stops reading delays nobody; when its outbox overflows it is closed with 4009.
+Each connection runs one task, a reader that decodes, validates and applies what the
+client sends. Messages to the client are written straight to its socket by whoever
+sends them (a broadcast writes the same once-built frame to every member), without
+a task switch; only when the kernel does not take a frame at once does the rest wait
+in the connection's bounded :class:`sync_server.outbox.Outbox`, drained by a flush
+task that exists only while there is a backlog. So a client that stops reading
+delays nobody; when its outbox overflows it is resynchronised or closed with 4009.
+
+Containment: whatever one connection's task raises ends that connection only
+(logged once, rate-limited); it never reaches the server's nursery.
 """
 
 from __future__ import annotations
@@ -11,11 +17,10 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-import time
+import socket
 from typing import Any
 
 import trio
-from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest
 
 from data import NotFoundError
 from data import access as access_store
@@ -79,6 +84,12 @@ from protocol.tokens import (
 from sync_server.control import CONTROL_PATH, handle_control_socket
 from sync_server.outbox import Item, Outbox, OutboxOverflow, TokenBucket
 from sync_server.server import LiveRoom, SyncServer, chat_message_public
+from sync_server.transport import (
+    CLOSE_MESSAGE_TOO_BIG,
+    ConnectionClosed,
+    HandshakeFailed,
+    ServerWebSocket,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -105,12 +116,14 @@ class Connection:
             subprotocol was negotiated.
         live: The joined room, or ``None``.
         pid: The participant id once joined.
-        last_received_s: Monotonic time of the last message, seconds.
+        last_received_s: ``trio.current_time()`` of the last message, seconds.
+        writer_busy_since: ``trio.current_time()`` since which written bytes wait for
+            the kernel without progress, seconds; ``None`` without a backlog.
     """
 
-    def __init__(self, server: SyncServer, ws: WebSocketConnection, encoding: str | None) -> None:
+    def __init__(self, server: SyncServer, ws: ServerWebSocket, encoding: str | None) -> None:
         config = server.config
-        now_s = time.monotonic()
+        now_s = trio.current_time()
         self.id = next(_ids)
         self.server = server
         self.ws = ws
@@ -126,14 +139,17 @@ class Connection:
         self.closing = False
         #: Cancelled to stop reading: at close, or at the hello deadline.
         self.reader_scope = trio.CancelScope()
-        #: Monotonic time the current write started, seconds; None when idle.
         self.writer_busy_since: float | None = None
         self.close_code: int | None = None
         self.close_message = ""
         self._ping_nonce = 0
         self._ping_sent_ms: dict[int, float] = {}
-        self._last_correction_s = 0.0
+        self._last_correction_s = -math.inf
         self._left = False
+        #: The connection's nursery, where a flush task starts when a backlog forms.
+        self._nursery: trio.Nursery | None = None
+        #: Set while a flush task runs; the task sets it when the backlog is gone.
+        self._flushed: trio.Event | None = None
 
     def __repr__(self) -> str:
         where = f" {self.live.code}/{self.pid}" if self.live else ""
@@ -141,21 +157,37 @@ class Connection:
 
     # --- sending --------------------------------------------------------------------
     def send(self, item: Item, coalesce_key: str | None = None) -> None:
-        """Queue a message without waiting.
+        """Send a message without waiting.
 
-        When the queue is full, the server decides who is slow. If the writer has been
-        stuck in one write for ``slow_close_timeout_s`` the client stopped reading: it
-        is closed with 4009. Otherwise the server itself fell behind (a join storm in a
-        big room): what is queued is dropped and replaced by one ``state`` message with
+        Without a backlog the frame goes straight to the socket (the kernel takes it
+        whole in the common case). Otherwise it joins the bounded outbox, where a
+        queued message with the same *coalesce_key* is replaced.
+
+        When the outbox is full, the server decides who is slow. If no written byte
+        has left for ``slow_close_timeout_s`` the client stopped reading: it is closed
+        with 4009. Otherwise the server itself fell behind (a join storm in a big
+        room): what is queued is dropped and replaced by one ``state`` message with
         ``resync: true``, the whole room as it is now, so the client keeps up without
         being disconnected.
         """
+        if self._flushed is None:
+            if self.outbox.closed:
+                return
+            if isinstance(item, EncodedMessage):
+                data = item.frame(self.encoding or JSON)
+            else:
+                data = websocket_frame(encode(item(), self.encoding or JSON))
+            if not self.ws.write_nowait(data):
+                self._start_flush()
+            elif self.ws.closed:
+                self._stop()
+            return
         try:
             self.outbox.put_nowait(item, coalesce_key)
         except OutboxOverflow:
             busy = self.writer_busy_since
             stuck = busy is not None and (
-                time.monotonic() - busy >= self.server.config.slow_close_timeout_s
+                trio.current_time() - busy >= self.server.config.slow_close_timeout_s
             )
             if not stuck and self.live is not None:
                 self.server.counters["resyncs"] += 1
@@ -173,6 +205,44 @@ class Connection:
                 self.close_code = CLOSE_TOO_SLOW
                 self.close_message = "client too slow: send queue overflowed"
             self._stop()
+
+    def _start_flush(self) -> None:
+        self._flushed = trio.Event()
+        self.writer_busy_since = trio.current_time()
+        if self._nursery is None:  # not serving yet: _serve_connection flushes
+            return
+        self._nursery.start_soon(self._flush)
+
+    async def _flush(self) -> None:
+        """Drain the transport's remainder, then the outbox, everything waiting going
+        out in one write; ends when nothing is left (no task for an idle socket)."""
+        flushed = self._flushed
+        assert flushed is not None
+        ws = self.ws
+        try:
+            while True:
+                await ws.flush()
+                self.writer_busy_since = trio.current_time()
+                items = self.outbox.take_nowait(WRITE_BATCH)
+                if not items:
+                    break
+                # Without a subprotocol the encoding is known from the first frame;
+                # what goes out before one (a hello_timeout error, a ping) is JSON.
+                encoding = self.encoding or JSON
+                data = b"".join(
+                    item.frame(encoding)
+                    if isinstance(item, EncodedMessage)
+                    else websocket_frame(encode(item(), encoding))
+                    for item in items
+                )
+                ws.write_nowait(data)
+        except ConnectionClosed:
+            self.outbox.close(drop=True)
+            self._stop()
+        finally:
+            self.writer_busy_since = None
+            self._flushed = None
+            flushed.set()
 
     def send_message(self, message: dict[str, Any]) -> None:
         self.send(EncodedMessage(message))
@@ -228,42 +298,18 @@ class Connection:
                 events = live.room.disconnect(pid, now_ms=now)
             live.broadcast(events)
 
-    # --- tasks --------------------------------------------------------------------------
-    async def writer(self) -> None:
-        """Send what is queued: everything waiting goes out in one write, each message
-        as a frame built once and shared by every receiver of a broadcast."""
-        while True:
-            try:
-                items = await self.outbox.get_batch(WRITE_BATCH)
-            except trio.EndOfChannel:
-                return
-            # Without a subprotocol the encoding is known from the first frame; what
-            # goes out before one (a hello_timeout error, a ping) is JSON.
-            encoding = self.encoding or JSON
-            data = b"".join(
-                item.frame(encoding)
-                if isinstance(item, EncodedMessage)
-                else websocket_frame(encode(item(), encoding))
-                for item in items
-            )
-            self.writer_busy_since = time.monotonic()
-            try:
-                await send_frames(self.ws, data)
-            except ConnectionClosed:
-                self._stop()
-                return
-            finally:
-                self.writer_busy_since = None
-
+    # --- the reader task ----------------------------------------------------------------
     async def reader(self) -> None:
         while True:
             try:
                 frame = await self.ws.get_message()
-            except ConnectionClosed:
+            except ConnectionClosed as exc:
+                if exc.code == CLOSE_MESSAGE_TOO_BIG and self.close_code is None:
+                    self.close_code, self.close_message = exc.code, exc.reason
                 self._stop()
                 return
             received_ms = self.server.now_ms()
-            self.last_received_s = time.monotonic()
+            self.last_received_s = trio.current_time()
             self.server.counters["messages_in"] += 1
             await self.handle_frame(frame, received_ms)
             if self.closing:
@@ -278,8 +324,9 @@ class Connection:
         try:
             raw = decode(frame, self.encoding if self.fixed_encoding else encoding_of_frame(frame))
             kind = raw.get("type") if isinstance(raw, dict) else None
-            bucket = self.sync_bucket if kind in _SYNC_BUCKET else self.bucket
-            wait_ms = bucket.take(time.monotonic())
+            # Checked before any use: a list or map here is unhashable.
+            bucket = self.sync_bucket if isinstance(kind, str) and kind in _SYNC_BUCKET else self.bucket
+            wait_ms = bucket.take(trio.current_time())
             if wait_ms > 0:
                 raise ProtocolError(
                     E_RATE_LIMITED,
@@ -604,7 +651,7 @@ class Connection:
         if drift is None or room.playback.paused:
             return
         config = self.server.config
-        now_s = time.monotonic()
+        now_s = trio.current_time()
         if now_s - self._last_correction_s < config.correction_cooldown_s:
             return
         fix = correction_for(
@@ -824,27 +871,49 @@ def _new_pid(taken: dict[str, Any]) -> str:
             return pid
 
 
-async def handle_request(server: SyncServer, request: WebSocketRequest) -> None:
-    """Serve one WebSocket request from handshake to close.
+async def handle_socket(server: SyncServer, sock: socket.socket) -> None:
+    """Serve one accepted TCP connection from handshake to close.
 
     Error handling:
-        Nothing escapes: trio-websocket would let an exception take the whole
-        listener down. Unexpected errors are logged with the traceback and the
-        connection is closed with 1011.
+        Nothing escapes but ``trio.Cancelled``: whatever fails here ends this
+        connection only. An unexpected error is logged once with the connection id
+        (rate-limited, :meth:`SyncServer.log_failure`) and the connection is closed
+        with 1011. The socket is always closed.
     """
-    path = request.path.split("?", 1)[0]
-    if path == CONTROL_PATH:
-        try:
-            await handle_control_socket(server, request)
-        except Exception:
-            logger.exception("control socket failed")
+    ws = ServerWebSocket(sock, max_message_bytes=server.config.max_frame_bytes)
+    try:
+        with trio.move_on_after(server.config.hello_timeout_s):
+            await ws.receive_request()
+        if not ws.path:  # no complete handshake in time
+            ws.abort()
+            return
+        path = ws.path.split("?", 1)[0]
+        if path == CONTROL_PATH:
+            try:
+                await handle_control_socket(server, ws)
+            finally:
+                with trio.CancelScope(shield=True):
+                    await ws.aclose(CLOSE_NORMAL, timeout_s=1.0)
+            return
+        if path not in PATHS:
+            await ws.reject(404, body=b"not a sync socket path; connect to /ws\n")
+            return
+        subprotocol = choose_subprotocol(ws.proposed_subprotocols)
+        await ws.accept(subprotocol)
+    except (HandshakeFailed, ConnectionClosed):
+        ws.abort()
         return
-    if path not in PATHS:
-        await request.reject(404, body=b"not a sync socket path; connect to /ws\n")
+    except Exception as exc:
+        server.log_failure("handshake on %s failed", sock, exc)
+        ws.abort()
         return
-    subprotocol = choose_subprotocol(list(request.proposed_subprotocols))
-    ws = await request.accept(subprotocol=subprotocol)
-    conn = Connection(server, ws, encoding_for_subprotocol(subprotocol))
+    except BaseException:
+        ws.abort()
+        raise
+    await _serve_accepted(server, Connection(server, ws, encoding_for_subprotocol(subprotocol)))
+
+
+async def _serve_accepted(server: SyncServer, conn: Connection) -> None:
     server.counters["connections_total"] += 1
     if len(server.connections) >= server.config.max_connections:
         # Refused at once: a socket that never says hello must not hold a place.
@@ -859,8 +928,8 @@ async def handle_request(server: SyncServer, request: WebSocketRequest) -> None:
     cancelled = False
     try:
         await _serve_connection(conn)
-    except Exception:
-        logger.exception("%r failed; closing 1011", conn)
+    except Exception as exc:
+        server.log_failure("%r failed; closing 1011", conn, exc)
         conn.close_code = CLOSE_INTERNAL_ERROR
         conn.close_message = "internal error"
     except BaseException as exc:
@@ -870,15 +939,23 @@ async def handle_request(server: SyncServer, request: WebSocketRequest) -> None:
             cancelled = True
             conn.close_code = CLOSE_GOING_AWAY
             conn.close_message = "server shutting down"
-        raise
+        else:
+            server.log_failure("%r failed; closing 1011", conn, exc)
+            conn.close_code = CLOSE_INTERNAL_ERROR
+            conn.close_message = "internal error"
+        if cancelled:
+            raise
     finally:
         server.connections.discard(conn)
-        if not cancelled:
-            conn.detach()
-        code = conn.close_code or CLOSE_NORMAL
-        timeout_s = 1.0 if cancelled else server.config.slow_close_timeout_s
-        with trio.CancelScope(shield=True), trio.move_on_after(timeout_s):
-            await ws.aclose(code, close_reason(conn.close_message or ""))
+        with trio.CancelScope(shield=True):
+            try:
+                if not cancelled:
+                    conn.detach()
+            except Exception as exc:
+                server.log_failure("%r: detach failed", conn, exc)
+            code = conn.close_code or CLOSE_NORMAL
+            timeout_s = 1.0 if cancelled else server.config.slow_close_timeout_s
+            await conn.ws.aclose(code, close_reason(conn.close_message or ""), timeout_s=timeout_s)
 
 
 def _is_cancellation(exc: BaseException) -> bool:
@@ -889,26 +966,18 @@ def _is_cancellation(exc: BaseException) -> bool:
 
 
 async def _serve_connection(conn: Connection) -> None:
-    """Read in this task and write in one child task until the connection must close,
-    then let the writer flush what is queued (not for a too-slow client) for at most
+    """Read in this task until the connection must close, then let a running flush
+    task send what is queued (not for a too-slow client) for at most
     ``slow_close_timeout_s``.
 
-    Two tasks per connection besides trio-websocket's own reader: the hello deadline
-    is the reader's cancel scope deadline, not a task of its own.
+    One task per connection; a second one only while the socket has a backlog. The
+    hello deadline is the reader's cancel scope deadline, not a task of its own.
     """
     config = conn.server.config
-    writer_done = trio.Event()
-    writer_scope = trio.CancelScope()
-
-    async def run_writer() -> None:
-        with writer_scope:
-            try:
-                await conn.writer()
-            finally:
-                writer_done.set()
-
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(run_writer)
+        conn._nursery = nursery
+        if conn._flushed is not None:  # a backlog from before the nursery existed
+            nursery.start_soon(conn._flush)
         if not conn.closing:
             conn.reader_scope.deadline = trio.current_time() + config.hello_timeout_s
             with conn.reader_scope:
@@ -922,30 +991,12 @@ async def _serve_connection(conn: Connection) -> None:
                 conn.fail(CLOSE_HELLO_TIMEOUT, "no hello received in time")
         conn.detach()
         conn.outbox.close(drop=conn.close_code == CLOSE_TOO_SLOW)
-        with trio.move_on_after(config.slow_close_timeout_s):
-            await writer_done.wait()
-        writer_scope.cancel()
+        flushed = conn._flushed
+        if flushed is not None and conn.close_code != CLOSE_TOO_SLOW:
+            with trio.move_on_after(config.slow_close_timeout_s):
+                await flushed.wait()
+        nursery.cancel_scope.cancel()
+    conn._nursery = None
 
 
-async def send_frames(ws: WebSocketConnection, data: bytes) -> None:
-    """Write already framed bytes to a trio-websocket connection.
-
-    trio-websocket 0.12 frames every message itself; this writes frames built once per
-    broadcast (:func:`protocol.codec.websocket_frame`) under the connection's own send
-    lock, as its ``send_message`` does, so they never interleave with its pongs or its
-    close frame.
-
-    Raises:
-        ConnectionClosed: the connection is closed or closing.
-    """
-    if ws._close_reason:
-        raise ConnectionClosed(ws._close_reason)
-    async with ws._stream_lock:
-        try:
-            await ws._stream.send_all(data)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            await ws._abort_web_socket()
-            raise ConnectionClosed(ws._close_reason) from None
-
-
-__all__ = ["PATHS", "Connection", "handle_request"]
+__all__ = ["PATHS", "Connection", "handle_socket"]

@@ -26,7 +26,6 @@ import trio
 from trio_websocket import (
     ConnectionClosed,
     WebSocketConnection,
-    WebSocketRequest,
     connect_websocket_url,
 )
 
@@ -43,6 +42,8 @@ from protocol.errors import (
 from protocol.messages import Media, media_dict
 from protocol.room import ROLE_COHOST, ROLE_HOST, Room
 from protocol.tokens import TokenError, issue_token, verify_token
+from sync_server.transport import ConnectionClosed as SocketClosed
+from sync_server.transport import ServerWebSocket
 
 logger = logging.getLogger(__name__)
 
@@ -323,7 +324,7 @@ def issue_service_token(secret: str, *, now_s: float, ttl_s: float = 3600.0) -> 
     return issue_token(secret, {"sub": "web"}, typ=TYP_SERVICE, now_s=now_s, ttl_s=ttl_s)
 
 
-async def handle_control_socket(server: Any, request: WebSocketRequest) -> None:
+async def handle_control_socket(server: Any, request: ServerWebSocket) -> None:
     """Serve one control-socket connection (path ``/control``).
 
     The handshake must carry ``Authorization: Bearer <service token>``; otherwise it
@@ -332,7 +333,7 @@ async def handle_control_socket(server: Any, request: WebSocketRequest) -> None:
     ``{"id": n, "ok": true, "result": ...}`` or
     ``{"id": n, "ok": false, "error": {"code", "message"}}``.
     """
-    headers = {k.decode().lower(): v.decode() for k, v in request.headers}
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers}
     auth = headers.get("authorization", "")
     token = auth[7:] if auth.lower().startswith("bearer ") else ""
     try:
@@ -347,7 +348,7 @@ async def handle_control_socket(server: Any, request: WebSocketRequest) -> None:
             frame = await ws.get_message()
             reply = await _answer(control, frame)
             await ws.send_message(json.dumps(reply))
-    except ConnectionClosed:
+    except SocketClosed:
         return
 
 

@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import trio
-from trio_websocket import WebSocketRequest, serve_websocket
 
 import data
 from data import chat as chat_store
@@ -28,6 +27,8 @@ from protocol.messages import ROOM_CODE_PATTERN, Media, RoomSettingsPatch, media
 from protocol.room import Room, RoomLimits, RoomSettings
 from sync_server.chat_writer import ChatWriter
 from sync_server.config import Config
+from sync_server.outbox import TokenBucket
+from sync_server.transport import open_listeners, serve_listeners
 
 logger = logging.getLogger(__name__)
 
@@ -98,9 +99,14 @@ class LiveRoom:
     def send_all(
         self, message: EncodedMessage, *, exclude: Any = None, coalesce_key: str | None = None
     ) -> None:
+        """Send *message* to every member but *exclude*: the same frame bytes to all
+        members of one encoding, written to each socket in this call."""
+        sent = 0
         for conn in list(self.members.values()):
             if conn is not exclude:
                 conn.send(message, coalesce_key)
+                sent += 1
+        self.server.counters["deliveries"] += sent
 
     def poke(self) -> None:
         """Re-check the room's timers now (after a change that moved a deadline)."""
@@ -206,10 +212,25 @@ class SyncServer:
             "resyncs": 0,
             "closed_heartbeat": 0,
             "snapshots_written": 0,
+            "deliveries": 0,
+            "failures_logged": 0,
+            "failures_suppressed": 0,
         }
+        #: Tracebacks logged per minute at most (a client able to trigger one must not
+        #: be able to flood the log); the rest are counted.
+        self._failure_log_bucket = TokenBucket(10 / 60.0, 10, time.monotonic())
         self._nursery: trio.Nursery | None = None
         self._room_lock = trio.Lock()
         self.chat_writer = ChatWriter(db)
+
+    def log_failure(self, template: str, subject: Any, exc: BaseException) -> None:
+        """Log an unexpected error of one connection with its traceback, at most ten a
+        minute (the others are counted in ``failures_suppressed``)."""
+        if self._failure_log_bucket.take(time.monotonic()) > 0:
+            self.counters["failures_suppressed"] += 1
+            return
+        self.counters["failures_logged"] += 1
+        logger.error(template, subject, exc_info=exc)
 
     # --- rooms ------------------------------------------------------------------------
     def statistics(self) -> dict[str, Any]:
@@ -393,7 +414,7 @@ class SyncServer:
             step = interval / chunks
             for i in range(chunks):
                 await trio.sleep(step)
-                now_s = time.monotonic()
+                now_s = trio.current_time()
                 for conn in conns[i * HEARTBEAT_CHUNK : (i + 1) * HEARTBEAT_CHUNK]:
                     if conn not in self.connections:
                         continue
@@ -452,33 +473,27 @@ class SyncServer:
                         live.send_all(message, coalesce_key=COALESCE_STATS)
 
     # --- serving -------------------------------------------------------------------------
-    async def _handle(self, request: WebSocketRequest) -> None:
-        from sync_server.connection import handle_request
-
-        await handle_request(self, request)
-
     async def run(
         self, *, task_status: trio.TaskStatus[SyncServer] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        """Serve until cancelled (nursery-start protocol: started with the server)."""
+        """Serve until cancelled (nursery-start protocol: started with the server).
+
+        Raises:
+            OSError: the listening address cannot be bound (``EADDRINUSE``: another
+                process has the port); the message names the address.
+        """
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 await self._restore()
-                listeners = await nursery.start(
-                    lambda task_status: serve_websocket(
-                        self._handle,
-                        self.config.host,
-                        self.config.port,
-                        None,
-                        max_message_size=self.config.max_frame_bytes,
-                        message_queue_size=4,
-                        connect_timeout=self.config.hello_timeout_s,
-                        disconnect_timeout=self.config.slow_close_timeout_s,
-                        task_status=task_status,
+                listeners = open_listeners(self.config.host, self.config.port)
+                self.port = listeners[0].getsockname()[1]
+                from sync_server.connection import handle_socket
+
+                for listener in listeners:
+                    nursery.start_soon(
+                        serve_listeners, listener, handle_socket, nursery, (self,)
                     )
-                )
-                self.port = listeners.port
                 nursery.start_soon(self.chat_writer.run)
                 nursery.start_soon(self._snapshot_loop)
                 nursery.start_soon(self._heartbeat_loop)
@@ -555,7 +570,7 @@ async def serve_sync(
         never stops the server. On cancellation connections are closed with 1001 and
         changed rooms are written before returning.
     """
-    gc.set_threshold(50_000, 50, 100)  # broadcast-heavy workloads; see STACK-NOTES
+    gc.set_threshold(50_000, 50, 100)  # broadcast-heavy workloads; see BENCHMARKS.md
     own_db = db is None
     if db is None:
         db = await trio.to_thread.run_sync(data.open_database, config.db)
