@@ -90,12 +90,15 @@ class RawClient:
 
     async def next_json(self) -> Any:
         """The next text message, decoded; ``None`` when the server closed."""
+        parts: list[str] = []
         while True:
             event = await self.next_event()
             if event is None or isinstance(event, CloseConnection):
                 return None
             if isinstance(event, TextMessage):
-                return json.loads(event.data)
+                parts.append(event.data)
+                if event.message_finished:
+                    return json.loads("".join(parts))
 
     async def close_code(self) -> int | None:
         """Read until the server's close frame; its code (``None``: no close frame)."""
