@@ -16,6 +16,7 @@ TOML file (``--config``); see ``watchparty settings``.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import signal
@@ -215,6 +216,9 @@ async def _serve(config: Config, *, sync: bool = True, web: bool = True) -> None
                     )
                     if sync and sync_server.web_url is None:
                         sync_server.web_url = local_web_url(config.web_host, web_server.port)
+                # What start-up built (modules, restored rooms, the web app) lives as
+                # long as the process: keep it out of every later collection's scan.
+                gc.freeze()
                 await trio.sleep_forever()
     finally:
         db.close()

@@ -48,6 +48,11 @@ COALESCE_STATS = "participant_stats"
 COALESCE_PLAYBACK = "playback"
 
 
+#: Room events that never move a room timer's deadline (no participant connects or
+#: leaves, no wait starts or ends): broadcasting them does not wake the timer task.
+_TIMER_NEUTRAL = frozenset({"chat_message", "chat_edited", "chat_deleted"})
+
+
 class ServerClock:
     """The server clock: Unix epoch milliseconds that never step.
 
@@ -94,7 +99,8 @@ class LiveRoom:
             self.send_all(EncodedMessage(event), exclude=exclude, coalesce_key=key)
         if events:
             self.last_active_ms = self.server.now_ms()
-            self._wake.set()
+            if events[-1]["type"] not in _TIMER_NEUTRAL or len(events) > 1:
+                self._wake.set()
 
     def send_all(
         self, message: EncodedMessage, *, exclude: Any = None, coalesce_key: str | None = None

@@ -142,9 +142,10 @@ class ServerWebSocket:
             try:
                 return self.sock.recv(RECV_BYTES)
             except BlockingIOError:
-                await trio.lowlevel.wait_readable(self.sock)
-            except (ConnectionError, OSError):
+                pass  # wait outside the except block: the exception is freed first
+            except OSError:
                 return b""
+            await trio.lowlevel.wait_readable(self.sock)
 
     async def receive_request(self) -> None:
         """Read the opening handshake (RFC 6455 section 4.2.1).
