@@ -12,7 +12,7 @@ import gc
 import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -21,12 +21,13 @@ import data
 from data import chat as chat_store
 from data import rooms as room_store
 from data import secrets as secret_store
-from protocol.codec import EncodedMessage
+from protocol.admission import validate_new_room
 from protocol.errors import CLOSE_GOING_AWAY, CLOSE_ROOM_CLOSED, E_SERVER_FULL, ProtocolError
-from protocol.messages import ROOM_CODE_PATTERN, Media, RoomSettingsPatch, media_dict
 from protocol.room import Room, RoomLimits, RoomSettings
 from sync_server.chat_writer import ChatWriter
 from sync_server.config import Config
+from sync_server.connection import Connection, handle_socket
+from sync_server.live_room import COALESCE_STATS, LiveRoom, chat_message_public
 from sync_server.outbox import TokenBucket
 from sync_server.transport import open_listeners, serve_listeners
 
@@ -43,15 +44,6 @@ SNAPSHOT_CHUNK = 200
 #: Connections pinged per tick of the heartbeat loop (the ticks spread over the interval).
 HEARTBEAT_CHUNK = 32
 
-#: Coalescing keys: a queued message with the same key is replaced by the newer one.
-COALESCE_STATS = "participant_stats"
-COALESCE_PLAYBACK = "playback"
-
-
-#: Room events that never move a room timer's deadline (no participant connects or
-#: leaves, no wait starts or ends): broadcasting them does not wake the timer task.
-_TIMER_NEUTRAL = frozenset({"chat_message", "chat_edited", "chat_deleted"})
-
 
 class ServerClock:
     """The server clock: Unix epoch milliseconds that never step.
@@ -66,108 +58,6 @@ class ServerClock:
 
     def __call__(self) -> float:
         return self._epoch_ms + (time.monotonic() - self._mono0) * 1000.0
-
-
-class LiveRoom:
-    """A :class:`protocol.room.Room` with its connections and timer.
-
-    Attributes:
-        room: The room state machine.
-        members: Connections by participant id.
-    """
-
-    def __init__(self, server: SyncServer, room: Room) -> None:
-        self.server = server
-        self.room = room
-        self.members: dict[str, Any] = {}  # pid -> Connection
-        self._wake = trio.Event()
-        self.cancel_scope = trio.CancelScope()
-        self._last_stats: dict[str, Any] = {}
-        self._resync: tuple[int, EncodedMessage] | None = None
-        #: Server time of the last event, milliseconds (idle-room cleanup).
-        self.last_active_ms = server.now_ms()
-
-    @property
-    def code(self) -> str:
-        return self.room.code
-
-    def broadcast(self, events: list[dict[str, Any]], *, exclude: Any = None) -> None:
-        """Send room events to every member (each encoded once per encoding)."""
-        for event in events:
-            # A client that is behind needs only the newest playback state.
-            key = COALESCE_PLAYBACK if event["type"] == "playback" else None
-            self.send_all(EncodedMessage(event), exclude=exclude, coalesce_key=key)
-        if events:
-            self.last_active_ms = self.server.now_ms()
-            if events[-1]["type"] not in _TIMER_NEUTRAL or len(events) > 1:
-                self._wake.set()
-
-    def send_all(
-        self, message: EncodedMessage, *, exclude: Any = None, coalesce_key: str | None = None
-    ) -> None:
-        """Send *message* to every member but *exclude*: the same frame bytes to all
-        members of one encoding, written to each socket in this call."""
-        sent = 0
-        for conn in list(self.members.values()):
-            if conn is not exclude:
-                conn.send(message, coalesce_key)
-                sent += 1
-        self.server.counters["deliveries"] += sent
-
-    def poke(self) -> None:
-        """Re-check the room's timers now (after a change that moved a deadline)."""
-        self._wake.set()
-
-    async def run_timers(self) -> None:
-        """Apply grace expiries and ready timeouts when they fall due (runs until the
-        room is closed)."""
-        with self.cancel_scope:
-            while True:
-                deadline = self.room.next_deadline_ms()
-                self._wake = trio.Event()
-                if deadline is None:
-                    await self._wake.wait()
-                else:
-                    delay_s = max(0.0, (deadline - self.server.now_ms()) / 1000.0)
-                    with trio.move_on_after(delay_s):
-                        await self._wake.wait()
-                events = self.room.expire(self.server.now_ms())
-                if events:
-                    self.broadcast(events)
-
-    def resync_message(self) -> EncodedMessage:
-        """A ``state`` message with ``resync: true`` and the recent chat, for a member
-        whose queued events were dropped; built once per room sequence number."""
-        cached = self._resync
-        if cached is not None and cached[0] == self.room.seq:
-            return cached[1]
-        message = EncodedMessage(
-            {
-                "type": "state",
-                "request_id": None,
-                "resync": True,
-                "server_time_ms": self.server.now_ms(),
-                **self.room.state(),
-                "chat": self.room.chat_history(),
-            }
-        )
-        self._resync = (self.room.seq, message)
-        return message
-
-    def stats_message(self) -> EncodedMessage | None:
-        """A ``participant_stats`` message if drift, RTT or buffering changed since the
-        last one, else ``None``."""
-        stats = {
-            p.id: {"drift_ms": p.drift_ms, "rtt_ms": p.rtt_ms, "buffering": p.buffering}
-            for p in self.room.participants.values()
-            if p.connected
-        }
-        if stats == self._last_stats:
-            return None
-        self._last_stats = stats
-        return EncodedMessage(
-            {"type": "participant_stats", "server_time_ms": self.server.now_ms(), "stats": stats}
-        )
 
 
 class SyncServer:
@@ -195,7 +85,7 @@ class SyncServer:
         self.secret = secret
         self.now_ms: Callable[[], float] = clock or ServerClock()
         self.rooms: dict[str, LiveRoom] = {}
-        self.connections: set[Any] = set()
+        self.connections: set[Connection] = set()
         self.limits = RoomLimits(
             max_participants=config.max_participants_per_room,
             chat_history=config.chat_history,
@@ -280,27 +170,10 @@ class SyncServer:
             ProtocolError: ``server_full`` at ``max_rooms``; ``invalid_message`` for a
                 bad code, name, settings or media.
         """
-        import re
-
-        from pydantic import ValidationError
-
-        from protocol.errors import E_INVALID_MESSAGE
-
         if code is None:
             code = secrets.token_urlsafe(6).replace("-", "x").replace("_", "y")
-        if not re.fullmatch(ROOM_CODE_PATTERN, code):
-            raise ProtocolError(
-                E_INVALID_MESSAGE, f"room code {code!r} must match {ROOM_CODE_PATTERN}"
-            )
-        if not 1 <= len(name) <= 100:
-            raise ProtocolError(E_INVALID_MESSAGE, "room name must be 1 to 100 characters")
-        try:
-            patch = RoomSettingsPatch.model_validate(settings or {}).model_dump()
-            initial_media = media_dict(Media.model_validate(media)) if media else None
-        except ValidationError as exc:
-            raise ProtocolError(
-                E_INVALID_MESSAGE, f"invalid room: {exc.errors()[0]['msg']}"
-            ) from None
+        new = validate_new_room(code, name, settings, media)
+        patch, initial_media = new.settings, new.media
         async with self._room_lock:
             existing = self.rooms.get(code)
             if existing is not None:
@@ -494,12 +367,8 @@ class SyncServer:
                 await self._restore()
                 listeners = open_listeners(self.config.host, self.config.port)
                 self.port = listeners[0].getsockname()[1]
-                from sync_server.connection import handle_socket
-
                 for listener in listeners:
-                    nursery.start_soon(
-                        serve_listeners, listener, handle_socket, nursery, (self,)
-                    )
+                    nursery.start_soon(serve_listeners, listener, handle_socket, nursery, (self,))
                 nursery.start_soon(self.chat_writer.run)
                 nursery.start_soon(self._snapshot_loop)
                 nursery.start_soon(self._heartbeat_loop)
@@ -527,19 +396,6 @@ class SyncServer:
                     logger.info("sync server stopped; %d rooms written", written)
                 except Exception:
                     logger.exception("final snapshot failed")
-
-
-def chat_message_public(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored chat row as sent on the socket."""
-    return {
-        "id": row["id"],
-        "participant_id": row["participant_id"],
-        "user_id": row["user_id"],
-        "name": row["display_name"],
-        "text": row["text"],
-        "sent_at_ms": row["created_at_ms"],
-        "edited_at_ms": row["edited_at_ms"],
-    }
 
 
 async def open_server_secret(config: Config, db: data.Database, now_ms: float) -> str:

@@ -372,7 +372,9 @@ class ServerWebSocket:
         if conn.state in (ConnectionState.OPEN, ConnectionState.REMOTE_CLOSING):
             self._write_control(conn.send(CloseConnection(code=code, reason=reason)))
 
-    async def aclose(self, code: int = CLOSE_NORMAL, reason: str = "", *, timeout_s: float = 5.0) -> None:
+    async def aclose(
+        self, code: int = CLOSE_NORMAL, reason: str = "", *, timeout_s: float = 5.0
+    ) -> None:
         """Close: send the close frame, wait up to *timeout_s* for the bytes to leave and
         for the peer's close frame (or end of stream), then close the socket.
 
@@ -431,9 +433,7 @@ def open_listeners(host: str, port: int, *, backlog: int = 4096) -> list[socket.
         OSError: the address cannot be bound (its ``errno``, e.g. ``EADDRINUSE``, and
             a message naming the address).
     """
-    infos = socket.getaddrinfo(
-        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     listeners: list[socket.socket] = []
     try:
         for family, kind, proto, _, addr in infos:
@@ -449,9 +449,8 @@ def open_listeners(host: str, port: int, *, backlog: int = 4096) -> list[socket.
             try:
                 sock.bind(addr)
             except OSError as exc:
-                raise OSError(
-                    exc.errno, f"cannot listen on {addr[0]} port {addr[1]}: {exc.strerror}"
-                ) from None
+                where = "{} port {}".format(*addr[:2])
+                raise OSError(exc.errno, f"cannot listen on {where}: {exc.strerror}") from None
             sock.listen(backlog)
             sock.setblocking(False)
     except BaseException:

@@ -724,7 +724,7 @@ async def test_an_unexpected_failure_answers_internal_error_and_keeps_serving(sr
     async def broken(self, live, pid, msg):
         raise RuntimeError("boom")
 
-    monkeypatch.setitem(connection._HANDLERS, "get_participants", broken)
+    monkeypatch.setattr(connection.Connection, "on_get_participants", broken)
     async with srv.client("room1", "host") as a:
         err = await error_of(a, {"type": "get_participants"})
         assert err.code == "internal_error"

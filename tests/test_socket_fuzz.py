@@ -47,12 +47,13 @@ from tests.ws_raw import OP_BINARY, OP_PING, OP_TEXT, masked_frame
 ROOM = "fuzz"
 #: Chat message ids the server acknowledged as stored to a fuzzer.
 STORED: list[int] = []
-DOCUMENTED_ERRORS = {
-    getattr(errors, name) for name in dir(errors) if name.startswith("E_")
-} - {errors.E_INTERNAL}
+DOCUMENTED_ERRORS = {getattr(errors, name) for name in dir(errors) if name.startswith("E_")} - {
+    errors.E_INTERNAL
+}
 DOCUMENTED_CLOSES = {
-    getattr(errors, name) for name in dir(errors) if name.startswith("CLOSE_")
-    and isinstance(getattr(errors, name), int)
+    getattr(errors, name)
+    for name in dir(errors)
+    if name.startswith("CLOSE_") and isinstance(getattr(errors, name), int)
 } - {errors.CLOSE_INTERNAL_ERROR}
 
 
@@ -302,10 +303,18 @@ def test_fuzzed_frames_get_documented_answers(
 ) -> None:
     client = BlockingClient(live.port, encoding)
     try:
-        client.send({"type": "hello", "protocol": PROTOCOL_VERSION, "room": ROOM,
-                     "display_name": "fuzzer", "id": "h"})
+        client.send(
+            {
+                "type": "hello",
+                "protocol": PROTOCOL_VERSION,
+                "room": ROOM,
+                "display_name": "fuzzer",
+                "id": "h",
+            }
+        )
         welcome = client.receive()
-        assert welcome is not None and welcome["type"] == "welcome", welcome
+        assert welcome is not None
+        assert welcome["type"] == "welcome", welcome
         for kind, payload in batch:
             if kind == "message":
                 try:

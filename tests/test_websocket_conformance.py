@@ -26,8 +26,20 @@ async def test_autobahn_cases_pass_against_the_sync_transport(
     kosoku = Path(sys.executable).with_name("kosoku")
     with trio.fail_after(300):
         result = await trio.run_process(
-            [str(kosoku), "-m", "fuzzingclient", "-x", "9.*", "-x", "12.*", "-x", "13.*",
-             "-o", str(out), f"127.0.0.1:{port}"],
+            [
+                str(kosoku),
+                "-m",
+                "fuzzingclient",
+                "-x",
+                "9.*",
+                "-x",
+                "12.*",
+                "-x",
+                "13.*",
+                "-o",
+                str(out),
+                f"127.0.0.1:{port}",
+            ],
             capture_stdout=True,
             capture_stderr=True,
             check=False,
