@@ -181,7 +181,9 @@ async def _serve(config: Config, *, sync: bool = True, web: bool = True) -> None
     from sync_server.control import LocalRoomControl, open_remote_room_control
     from sync_server.server import open_server_secret
 
-    db = await trio.to_thread.run_sync(data.open_database, config.db)
+    db = await trio.to_thread.run_sync(
+        lambda: data.open_database(config.db, read_connections=config.db_read_connections)
+    )
     try:
         async with trio.open_nursery() as nursery, AsyncExitStack() as stack:
             with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -304,7 +306,7 @@ def _cmd_cleanup_rooms(config: Config, hours: float, dry_run: bool) -> int:
 def _cmd_createsuperuser(config: Config, args: argparse.Namespace) -> int:
     import getpass
 
-    from admin_app.accounts import create_superuser
+    from admin_app import create_superuser
 
     interactive = sys.stdin.isatty()
     email = args.email or (input("E-mail: ").strip() if interactive else "")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from data import access as access_store
+from data import room_access as access_store
 from data import chat as chat_store
 from data import users as user_store
 
