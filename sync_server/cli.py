@@ -204,7 +204,7 @@ async def _serve(config: Config, *, sync: bool = True, web: bool = True) -> None
                     url = config.sync_url or f"ws://127.0.0.1:{config.port}/control"
                     rooms = await stack.enter_async_context(open_remote_room_control(url, secret))
                 if web:
-                    from admin_app.serve import serve_web
+                    from admin_app import serve_web
 
                     if sync and config.port == 0 and not config.public_sync_url:
                         # The sync port is known only now; pages and room details need it.
