@@ -18,8 +18,8 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest
 
 from data import NotFoundError
-from data import room_access as access_store
 from data import chat as chat_store
+from data import room_access as access_store
 from data import users as user_store
 from data import videos as video_store
 from protocol import messages as m
