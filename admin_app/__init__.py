@@ -6,8 +6,8 @@ cancelled, nursery-start protocol) and :func:`create_superuser` (the CLI's
 ``createsuperuser``).
 """
 
-from .accounts import create_superuser
 from .app import create_app
+from .auth.service import create_superuser
 from .serve import WebServer, serve_web
 
 __all__ = ["WebServer", "create_app", "create_superuser", "serve_web"]

@@ -14,10 +14,10 @@ from hypercorn.trio import serve
 from quart_trio import QuartTrio
 
 from data import Database
+from protocol.control import RoomControl
 
 from .app import create_app
-from .control import RoomControl
-from .settings import WebSettings
+from .core.settings import WebSettings
 
 logger = logging.getLogger(__name__)
 

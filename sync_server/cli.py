@@ -182,7 +182,9 @@ async def _serve(config: Config, *, sync: bool = True, web: bool = True) -> None
     from sync_server.control import LocalRoomControl, open_remote_room_control
     from sync_server.server import open_server_secret
 
-    db = await trio.to_thread.run_sync(data.open_database, config.db)
+    db = await trio.to_thread.run_sync(
+        lambda: data.open_database(config.db, read_connections=config.db_read_connections)
+    )
     try:
         async with trio.open_nursery() as nursery, AsyncExitStack() as stack:
             with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -203,7 +205,7 @@ async def _serve(config: Config, *, sync: bool = True, web: bool = True) -> None
                     url = config.sync_url or f"ws://127.0.0.1:{config.port}/control"
                     rooms = await stack.enter_async_context(open_remote_room_control(url, secret))
                 if web:
-                    from admin_app.serve import serve_web
+                    from admin_app import serve_web
 
                     if sync and config.port == 0 and not config.public_sync_url:
                         # The sync port is known only now; pages and room details need it.
@@ -308,7 +310,7 @@ def _cmd_cleanup_rooms(config: Config, hours: float, dry_run: bool) -> int:
 def _cmd_createsuperuser(config: Config, args: argparse.Namespace) -> int:
     import getpass
 
-    from admin_app.accounts import create_superuser
+    from admin_app import create_superuser
 
     interactive = sys.stdin.isatty()
     email = args.email or (input("E-mail: ").strip() if interactive else "")

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from data import NotFoundError
-from data import access as access_store
 from data import chat as chat_store
+from data import room_access as access_store
 from data import users as user_store
 from data import videos as video_store
 from protocol import admission
@@ -65,6 +65,7 @@ from protocol.errors import (
     ProtocolError,
     close_reason,
 )
+from protocol.ratelimit import TokenBucket
 from protocol.room import Participant
 from protocol.tokens import (
     TYP_SESSION,
@@ -72,7 +73,7 @@ from protocol.tokens import (
 )
 from sync_server.control import CONTROL_PATH, handle_control_socket
 from sync_server.live_room import LiveRoom, chat_message_public
-from sync_server.outbox import Item, Outbox, OutboxOverflow, TokenBucket
+from sync_server.outbox import Item, Outbox, OutboxOverflow
 from sync_server.transport import (
     CLOSE_MESSAGE_TOO_BIG,
     ConnectionClosed,

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from protocol.codec import EncodedMessage
+from protocol.ratelimit import TokenBucket as TokenBucket  # the one bucket; kept importable here
 
 #: An item is a shared :class:`EncodedMessage`, or a callable building the message at
 #: the moment of sending (used for time_sync replies, whose send timestamp must be
@@ -104,32 +105,3 @@ class Outbox:
         self._closed = True
         if drop:
             self.clear()
-
-
-class TokenBucket:
-    """Rate limit by token bucket: *rate_per_s* tokens a second, up to *burst*.
-
-    Pure: the caller passes the time in seconds.
-    """
-
-    __slots__ = ("_last_s", "_tokens", "burst", "rate_per_s")
-
-    def __init__(self, rate_per_s: float, burst: int, now_s: float) -> None:
-        self.rate_per_s = rate_per_s
-        self.burst = float(burst)
-        self._tokens = float(burst)
-        self._last_s = now_s
-
-    def take(self, now_s: float) -> float:
-        """Take one token.
-
-        Returns:
-            0.0 when allowed, else the milliseconds until a token is available.
-        """
-        elapsed = max(0.0, now_s - self._last_s)
-        self._last_s = now_s
-        self._tokens = min(self.burst, self._tokens + elapsed * self.rate_per_s)
-        if self._tokens >= 1.0 - 1e-9:  # tolerance: exactly the sustained rate passes
-            self._tokens = max(0.0, self._tokens - 1.0)
-            return 0.0
-        return (1.0 - self._tokens) / self.rate_per_s * 1000.0

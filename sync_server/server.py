@@ -23,12 +23,12 @@ from data import rooms as room_store
 from data import secrets as secret_store
 from protocol.admission import validate_new_room
 from protocol.errors import CLOSE_GOING_AWAY, CLOSE_ROOM_CLOSED, E_SERVER_FULL, ProtocolError
+from protocol.ratelimit import TokenBucket
 from protocol.room import Room, RoomLimits, RoomSettings
 from sync_server.chat_writer import ChatWriter
 from sync_server.config import Config
 from sync_server.connection import Connection, handle_socket
 from sync_server.live_room import COALESCE_STATS, LiveRoom, chat_message_public
-from sync_server.outbox import TokenBucket
 from sync_server.transport import open_listeners, serve_listeners
 
 logger = logging.getLogger(__name__)
@@ -435,7 +435,9 @@ async def serve_sync(
     gc.set_threshold(50_000, 50, 100)  # broadcast-heavy workloads; see BENCHMARKS.md
     own_db = db is None
     if db is None:
-        db = await trio.to_thread.run_sync(data.open_database, config.db)
+        db = await trio.to_thread.run_sync(
+            lambda: data.open_database(config.db, read_connections=config.db_read_connections)
+        )
     try:
         server = SyncServer(config, db, secret="", clock=clock)
         server.secret = await open_server_secret(config, db, server.now_ms())

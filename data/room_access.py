@@ -1,4 +1,4 @@
-"""Room entry rules and memberships (seeds/004: public or private rooms, entered
+"""Room entry rules and memberships (public or private rooms, entered
 openly, with a password, or after the host's approval).
 
 A room without a ``room_access`` row (one created on the sync socket, or the demo

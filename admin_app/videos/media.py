@@ -20,11 +20,10 @@ import math
 import re
 import shutil
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import trio
@@ -34,7 +33,6 @@ from werkzeug.http import http_date, parse_date, parse_etags
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T", bound=Callable[..., Any])
 
 #: Bytes of a file's beginning that :func:`sniff_video` needs at most.
 SNIFF_BYTES = 4096
@@ -292,48 +290,6 @@ def range_applies(headers: Any, validators: Validators) -> bool:
         return value == f'"{validators.etag}"'
     since = parse_date(value)
     return since is not None and int(since.timestamp()) == validators.last_modified_s
-
-
-# --- documentation -----------------------------------------------------------------------
-
-#: Attribute of a view function holding the OpenAPI responses :func:`documents_file`
-#: adds (quart-schema documents JSON bodies only); read by the app's OpenAPI provider.
-FILE_RESPONSES_ATTRIBUTE = "_watchparty_file_responses"
-
-_FILE_HEADERS = {
-    "Accept-Ranges": "Always `bytes`.",
-    "Content-Range": "The bytes sent, on 206: `bytes <first>-<last>/<size>`.",
-    "ETag": "A strong entity tag of the file.",
-    "Last-Modified": "When the file was written.",
-}
-
-
-def documents_file(media_type: str = "video/*", *, attachment: bool = False) -> Callable[[T], T]:
-    """Document a view's file responses: 200 (all of it), 206 (one byte range) and
-    304 (not modified, no body), with their headers.
-
-    Args:
-        media_type: The documented ``Content-Type`` (a wildcard is fine).
-        attachment: Whether responses carry ``Content-Disposition: attachment``.
-    """
-    headers = dict(_FILE_HEADERS)
-    if attachment:
-        headers["Content-Disposition"] = "`attachment` with the file name (RFC 6266)."
-    documented = {
-        name: {"description": text, "schema": {"type": "string"}} for name, text in headers.items()
-    }
-    content = {media_type: {"schema": {"type": "string", "format": "binary"}}}
-    responses = {
-        200: {"description": "The whole file.", "headers": documented, "content": content},
-        206: {"description": "One byte range of it.", "headers": documented, "content": content},
-        304: {"description": "Not modified since the copy named; no body."},
-    }
-
-    def decorator(func: T) -> T:
-        setattr(func, FILE_RESPONSES_ATTRIBUTE, responses)
-        return func
-
-    return decorator
 
 
 class FileRequestHeaders(BaseModel):

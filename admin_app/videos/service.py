@@ -1,7 +1,8 @@
-"""What the video endpoints share: their settings, who is asking, who may see,
-change and download a video, signed media links, and the JSON the API shows.
+"""The rules of videos apart from HTTP: their settings, who is asking, who may see,
+change and download a video, signed media links, the JSON the API shows, and the
+media a room plays for a library video.
 
-Rules (seeds/000 task 3, seeds/001 items 1-3):
+Rules:
 
 * **See** (detail, stream, comments, likes): a public or unlisted video, anyone
   with its link (signed out too); a private one, its owner and staff only.
@@ -25,14 +26,15 @@ from urllib.parse import urlencode
 
 from quart import current_app, request, url_for
 
+from admin_app.core.caller import authenticate
+from admin_app.core.errors import ApiError
+from admin_app.core.settings import setting_defaults
+from admin_app.core.state import WebState
+from admin_app.core.times import iso_ms
 from data import users as user_store
 from data import videos as video_store
 from data.videos import Video
 from protocol.tokens import TokenError, issue_token, verify_token
-
-from .accounts import authenticate, iso_ms
-from .control import WebState
-from .errors import ApiError
 
 logger = logging.getLogger(__name__)
 
@@ -41,17 +43,15 @@ TYP_MEDIA = "media"
 #: ``app.extensions`` key of the :class:`VideoSettings`.
 EXTENSION_KEY = "watchparty_videos"
 
-DEFAULTS: dict[str, Any] = {
-    "media_dir": "media",
-    "max_upload_bytes": 2_147_483_648,
-    "ffprobe_path": "ffprobe",
-    "media_token_ttl_s": 21_600.0,
-}
+#: Defaults of the video settings, from the settings table.
+DEFAULTS: dict[str, Any] = setting_defaults(
+    "media_dir", "max_upload_bytes", "ffprobe_path", "media_token_ttl_s"
+)
 
 
 @dataclass(frozen=True, slots=True)
 class VideoSettings:
-    """The video settings of ``sync_server.config.SETTINGS``.
+    """The video settings of the settings table (``protocol.settings.SETTINGS``).
 
     Attributes:
         media_dir: Where video files are stored (absolute).
@@ -280,3 +280,25 @@ def _auth_required(message: str) -> ApiError:
         message,
         headers={"WWW-Authenticate": 'Bearer realm="watchparty"'},
     )
+
+
+async def room_media(st: WebState, video_id: str) -> dict[str, Any]:
+    """The media a room plays for library video *video_id*, for
+    ``POST /api/rooms/{room}/change-video/`` with ``video_id``.
+
+    Public and unlisted videos only (see ``data.videos.playable_in_rooms``): the
+    room hands its media URL to everyone in it.
+
+    Raises:
+        ApiError: 404 ``video_not_found``; 403 ``video_private`` for a private video.
+    """
+    video = await load_video(st, video_id)
+    if not video_store.playable_in_rooms(video):
+        raise ApiError(
+            403,
+            "video_private",
+            f"video {video['id']} is private and cannot be played in rooms; make it unlisted "
+            "to watch it with others",
+            details=[("video_id", "private video")],
+        )
+    return video_store.room_media(video)

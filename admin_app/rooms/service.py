@@ -1,9 +1,9 @@
-"""What the room endpoints share: a room's live state with its entry rules, who may
-see and moderate it, and the JSON the API shows of it.
+"""The rules of rooms apart from HTTP: a room's live state with its entry rules, who
+may see and moderate it, its chat pages, and the JSON the API shows of it.
 
-Visibility and entry (seeds/004): a public room is listed and anyone may see it; a
+Visibility and entry: a public room is listed and anyone may see it; a
 private room is seen by its owner, its approved members and staff only. Entry rules
-mirror :func:`data.access.may_enter`.
+mirror :func:`data.room_access.may_enter`.
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ from urllib.parse import urlsplit
 from quart import current_app, url_for
 from quart import request as http_request
 
-from data import access as access_store
-from data.access import Membership, RoomAccess
-
-from .accounts import Caller, iso_ms
-from .control import WebState
-from .errors import ApiError
+from admin_app.core.caller import CHALLENGE, Caller
+from admin_app.core.errors import ApiError
+from admin_app.core.state import WebState
+from admin_app.core.times import iso_ms
+from data import chat as chat_store
+from data import room_access as access_store
+from data.room_access import Membership, RoomAccess
+from protocol.control import LiveRoom
 
 #: ``app.config`` key of an explicit sync socket URL (shared with the pages blueprint).
 SYNC_URL_KEY = "WATCHPARTY_SYNC_URL"
@@ -31,12 +33,12 @@ class RoomContext:
     """A live room, its entry rules, and the caller's membership of it.
 
     Attributes:
-        room: The live room dict from :class:`~admin_app.control.RoomControl`.
+        room: The live room from :class:`~protocol.control.RoomControl`.
         access: Its entry rules, or None (public and open).
         membership: The caller's membership, or None.
     """
 
-    room: dict[str, Any]
+    room: LiveRoom
     access: RoomAccess | None
     membership: Membership | None
 
@@ -79,7 +81,7 @@ class RoomContext:
         return approved or self.is_owner(caller)
 
     def may_enter(self, caller: Caller | None) -> bool:
-        """As :func:`data.access.may_enter` (staff do not pass closed doors here)."""
+        """As :func:`data.room_access.may_enter` (staff do not pass closed doors here)."""
         return self.entry_mode == "open" or self.is_member(caller)
 
     def may_view(self, caller: Caller | None) -> bool:
@@ -121,7 +123,7 @@ def require_view(ctx: RoomContext, caller: Caller | None) -> None:
             401,
             "authentication_required",
             f"room {ctx.code} is private: sign in as one of its members",
-            headers={"WWW-Authenticate": 'Bearer realm="watchparty"'},
+            headers={"WWW-Authenticate": CHALLENGE},
         )
     raise ApiError(403, "private_room", f"room {ctx.code} is private and you are not a member")
 
@@ -148,7 +150,7 @@ def join_url(code: str) -> str | None:
     return url_for("pages.watch", code=code, _external=True)
 
 
-def room_summary(room: dict[str, Any], access: RoomAccess | None) -> dict[str, Any]:
+def room_summary(room: LiveRoom, access: RoomAccess | None) -> dict[str, Any]:
     """A room as lists show it."""
     playback = room.get("playback") or {}
     owner = (access["owner_user_id"] if access else None) or room.get("owner_user_id")
@@ -168,7 +170,7 @@ def room_summary(room: dict[str, Any], access: RoomAccess | None) -> dict[str, A
     }
 
 
-def room_detail(st: WebState, room: dict[str, Any], access: RoomAccess | None) -> dict[str, Any]:
+def room_detail(st: WebState, room: LiveRoom, access: RoomAccess | None) -> dict[str, Any]:
     """A room with its participants and playback."""
     return {
         **room_summary(room, access),
@@ -203,3 +205,25 @@ def message_json(message: dict[str, Any]) -> dict[str, Any]:
         "created_at": iso_ms(message["created_at_ms"]),
         "edited_at": iso_ms(message["edited_at_ms"]),
     }
+
+
+def messages_page(
+    conn: Any, room_code: str, offset: int, limit: int
+) -> tuple[int, list[chat_store.ChatMessage]]:
+    """A page of room *room_code*'s chat, newest first: ``(count, messages)``, skipping
+    *offset* messages and returning at most *limit*; run it in ``Database.read``."""
+    # list_messages pages by keyset (before_id); a page number is reached by walking
+    # keyset pages up to the offset, all in one read snapshot.
+    count = chat_store.count_messages(conn, room_code)
+    before_id = None
+    while offset > 0 and count:
+        skipped = chat_store.list_messages(
+            conn, room_code, before_id=before_id, limit=min(offset, chat_store.MAX_LIST_LIMIT)
+        )
+        if not skipped:
+            return count, []
+        offset -= len(skipped)
+        before_id = skipped[-1]["id"]
+    if not count:
+        return 0, []
+    return count, chat_store.list_messages(conn, room_code, before_id=before_id, limit=limit)

@@ -1,5 +1,4 @@
-"""Comments on videos over REST (seeds/000 task 1, seeds/001 item 1), under both of
-the seeds' paths:
+"""Comments on videos over REST, under both of the paths compatible APIs use:
 
 * ``/api/videos/{video_id}/comments/`` (GET, POST) and
   ``/api/videos/{video_id}/comments/{comment_id}/`` (GET, PUT, PATCH, DELETE);
@@ -19,24 +18,24 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from quart import Blueprint
 from quart_schema import (
     document_response,
     security_scheme,
-    tag_blueprint,
     validate_querystring,
     validate_request,
 )
 
+from admin_app.core.caller import require_caller
+from admin_app.core.errors import ApiError, documents_errors, documents_no_content
+from admin_app.core.openapi import BEARER, OPTIONAL_BEARER
+from admin_app.core.pagination import Page, PageQuery, page_of
+from admin_app.core.state import WebState, state
+from admin_app.core.times import iso_ms
 from data import NotFoundError
 from data import video_comments as comment_store
 from data.video_comments import Comment
 
-from .accounts import iso_ms, require_caller
-from .auth import BEARER
-from .control import WebState, state
-from .errors import ApiError, documents_errors, documents_no_content
-from .pagination import Page, PageQuery, page_of
+from . import comments_bp as bp
 from .schemas import (
     CommentCreateIn,
     CommentIn,
@@ -45,17 +44,10 @@ from .schemas import (
     CommentUpdateIn,
     LikeOut,
 )
-from .video_views import Viewer, current_viewer, load_video, require_view, viewer_of
+from .service import Viewer, current_viewer, load_video, require_view, viewer_of
 
 logger = logging.getLogger(__name__)
 
-# Rules with a typed converter after an untyped one are written ``<string:video_id>``:
-# quart-schema 0.25 turns ``<video_id>/comments/<int:comment_id>`` into a single
-# ``{comment_id}`` in the OpenAPI paths otherwise.
-bp = Blueprint("video_comments", __name__, url_prefix="/api/videos")
-tag_blueprint(bp, ["comments"])
-
-OPTIONAL_BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}, {}]
 MAX_COMMENT_ID = 2**63 - 1
 
 

@@ -34,21 +34,18 @@ from quart_schema import RequestSchemaValidationError, document_response
 from quart_schema.validation import QuerystringValidationError
 from werkzeug.exceptions import HTTPException
 
+from protocol.control import CONTROL_ERROR_STATUS as _CONTROL_STATUS
 from protocol.errors import WatchpartyError
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T", bound=Callable[..., Any])
 
-#: Status of each room control error code (``ControlError.code`` from the sync server,
-#: or a sync protocol ``ProtocolError.code``). Unknown codes answer 400.
+#: Status of each room control error code (``ControlError.code``, statuses from
+#: :data:`protocol.control.CONTROL_ERROR_STATUS`, or a sync protocol
+#: ``ProtocolError.code``). Unknown codes answer 400.
 CONTROL_ERROR_STATUS: dict[str, int] = {
-    "room_not_found": 404,
-    "forbidden": 403,
-    "no_media": 409,
-    "invalid_message": 422,
-    "server_full": 503,
-    "unavailable": 503,
+    **_CONTROL_STATUS,
     "room_full": 409,
     "not_found": 404,
     "guests_not_allowed": 403,

@@ -1,8 +1,9 @@
-"""The web app's view of the settings table (``sync_server.config.SETTINGS``).
+"""The web app's view of the settings table (:data:`protocol.settings.SETTINGS`).
 
 The web settings (``web_host`` ... ``public_sync_url``) are read from the ``Config``
-object by name, falling back to the documented defaults below for a ``Config`` that
-does not carry one, so the web app works with any object that has the attributes.
+object by name, falling back to the table's defaults for a ``Config`` that does not
+carry one, so the web app works with any object that has the attributes. A domain
+reads its own settings the same way, with :func:`setting_defaults`.
 """
 
 from __future__ import annotations
@@ -10,19 +11,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-DEFAULTS: dict[str, Any] = {
-    "web_host": "127.0.0.1",
-    "web_port": 8000,
-    "cors_origins": "",
-    "access_token_ttl_s": 3600.0,
-    "refresh_token_ttl_s": 1_209_600.0,
-    "auth_rate_limit_per_min": 20,
-    "max_request_bytes": 1_048_576,
-    "public_sync_url": "",
-    "allow_guests": True,
-    "max_chat_chars": 2_000,
-    "port": 8765,
-}
+from protocol.settings import DEFAULTS as _TABLE_DEFAULTS
+
+
+def setting_defaults(*names: str) -> dict[str, Any]:
+    """The defaults of the settings *names*, from the settings table.
+
+    Raises:
+        KeyError: for a name the table does not have.
+    """
+    return {name: _TABLE_DEFAULTS[name] for name in names}
+
+
+DEFAULTS: dict[str, Any] = setting_defaults(
+    "web_host",
+    "web_port",
+    "cors_origins",
+    "access_token_ttl_s",
+    "refresh_token_ttl_s",
+    "auth_rate_limit_per_min",
+    "max_request_bytes",
+    "public_sync_url",
+    "allow_guests",
+    "max_chat_chars",
+    "port",
+)
 
 
 @dataclass(frozen=True, slots=True)

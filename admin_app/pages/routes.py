@@ -13,12 +13,8 @@ accounts with an approved membership. The watch page learns the mode from
 and enters through ``POST /api/rooms/join/``: with the password the visitor types, or
 as a request it repeats every 5 s until the host approves it. Then it connects.
 
-Register with::
-
-    app.register_blueprint(pages.bp, sync_config=config)
-
-where *config* is the :class:`sync_server.config.Config` of the sync server. The sync
-socket URL given to the browser is, in order of preference:
+The sync socket URL given to the browser is the one the REST API gives
+(:func:`admin_app.rooms.service.sync_url`), in order of preference:
 
 1. ``app.config["WATCHPARTY_SYNC_URL"]`` when set (tests, or a server started on port 0
    that learns its port later);
@@ -30,19 +26,14 @@ socket URL given to the browser is, in order of preference:
 from __future__ import annotations
 
 import re
-from typing import Any
-from urllib.parse import urlsplit
 
-from quart import Blueprint, Response, abort, current_app, render_template, request
+from quart import Response, abort, render_template
 
+from admin_app.core.state import state
+from admin_app.rooms import service as rooms
 from protocol.messages import ROOM_CODE_PATTERN
 
-bp = Blueprint("pages", __name__, template_folder="templates")
-
-#: ``app.config`` key: an explicit sync socket URL that overrides the settings.
-SYNC_URL_KEY = "WATCHPARTY_SYNC_URL"
-_CONFIG_KEY = "WATCHPARTY_PAGES_SYNC_CONFIG"
-_DEFAULT_SYNC_PORT = 8765
+from . import bp
 
 _ROOM_CODE = re.compile(ROOM_CODE_PATTERN)
 
@@ -64,26 +55,9 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
-@bp.record_once
-def _remember_config(state: Any) -> None:
-    state.app.config[_CONFIG_KEY] = state.options.get("sync_config")
-
-
 def sync_socket_url() -> str:
     """The sync socket URL for the page being rendered (see the module docstring)."""
-    explicit = current_app.config.get(SYNC_URL_KEY)
-    if explicit:
-        return str(explicit)
-    config = current_app.config.get(_CONFIG_KEY)
-    public = getattr(config, "public_sync_url", "") if config is not None else ""
-    if public:
-        return str(public)
-    port = getattr(config, "port", _DEFAULT_SYNC_PORT) if config is not None else _DEFAULT_SYNC_PORT
-    host = urlsplit(f"//{request.host}").hostname or "127.0.0.1"
-    if ":" in host:  # an IPv6 literal needs its brackets back
-        host = f"[{host}]"
-    scheme = "wss" if request.scheme in ("https", "wss") else "ws"
-    return f"{scheme}://{host}:{port}/ws"
+    return rooms.sync_url(state())
 
 
 @bp.after_request
@@ -113,4 +87,4 @@ async def watch(code: str) -> str:
     return await render_template("pages/watch.html", room_code=code, sync_url=sync_socket_url())
 
 
-__all__ = ["CONTENT_SECURITY_POLICY", "SYNC_URL_KEY", "bp", "sync_socket_url"]
+__all__ = ["CONTENT_SECURITY_POLICY", "sync_socket_url"]

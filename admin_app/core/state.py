@@ -1,9 +1,10 @@
-"""The interface the web app drives live rooms through, and the app's shared state.
+"""The app's shared state: what every view needs, kept in ``app.extensions``.
 
-:class:`RoomControl` is implemented by the sync server (``sync_server/control.py``)
-and, in tests, by an in-memory fake. The web app never imports sync server
-internals: it only calls these methods, and reads the ``code`` of the errors they
-raise (``ControlError`` or the sync protocol's ``ProtocolError``, both
+Live rooms are reached through ``WebState.rooms``, a
+:class:`protocol.control.RoomControl` implemented by the sync server
+(``sync_server/control.py``) and, in tests, by an in-memory fake. The web app never
+imports the sync server: it only calls these methods, and reads the ``code`` of the
+errors they raise (``ControlError`` or the sync protocol's ``ProtocolError``, both
 ``WatchpartyError`` subclasses; see ``errors.CONTROL_ERROR_STATUS``).
 """
 
@@ -18,7 +19,7 @@ import trio
 from quart import current_app
 
 from data import Database
-from sync_server.control import RoomControl  # the one shared interface of the two servers
+from protocol.control import RoomControl  # the one shared interface of the two servers
 
 from .passwords import Passwords
 from .ratelimit import RateLimiter
@@ -69,4 +70,4 @@ def state() -> WebState:
     return current_app.extensions["watchparty"]  # type: ignore[no-any-return]
 
 
-__all__ = ["RoomControl", "WebState", "state"]
+__all__ = ["WebState", "state"]

@@ -8,10 +8,10 @@ Content-Security-Policy without inline scripts.
 
 from __future__ import annotations
 
-from quart import Blueprint, render_template
+from quart import render_template
 from quart_schema import hide
 
-bp = Blueprint("docs", __name__, url_prefix="/api", template_folder="templates")
+from . import bp
 
 
 @bp.get("/docs/")

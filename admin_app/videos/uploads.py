@@ -10,7 +10,7 @@ bytes waiting to be read only). :func:`upload_request_class` installs that.
 The form is parsed with Werkzeug's sans-IO ``MultipartDecoder`` (the parser Quart
 itself uses); the file part is written through ``trio.open_file`` (worker threads)
 to ``.upload-<random>.part`` and its type is decided from its first
-:data:`~admin_app.media.SNIFF_BYTES` bytes before anything else is kept.
+:data:`~admin_app.videos.media.SNIFF_BYTES` bytes before anything else is kept.
 
 Error handling: every failure (too large: 413; not a video: 415; a malformed form:
 400; a missing file: 422; a client silent for :data:`IDLE_TIMEOUT_S`: 408; a
@@ -40,7 +40,8 @@ from werkzeug.sansio.multipart import (
     State,
 )
 
-from .errors import ApiError
+from admin_app.core.errors import ApiError
+
 from .media import SNIFF_BYTES, VideoType, sniff_video
 
 logger = logging.getLogger(__name__)

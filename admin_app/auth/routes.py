@@ -1,4 +1,4 @@
-"""Accounts over REST (seeds/004): register, sign in, guests, refresh, sign out, me.
+"""Accounts over REST: register, sign in, guests, refresh, sign out, me.
 
 Every endpoint but ``me`` is rate limited per client address (``auth_rate_limit_per_min``).
 Wrong credentials get one answer whether the email exists or not (401
@@ -7,63 +7,24 @@ Wrong credentials get one answer whether the email exists or not (401
 
 from __future__ import annotations
 
-import functools
 import logging
-import math
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from quart import Blueprint, request
-from quart_schema import document_response, security_scheme, tag_blueprint, validate_request
+from quart_schema import document_response, security_scheme, validate_request
 
+from admin_app.core.caller import require_caller
+from admin_app.core.errors import ApiError, documents_errors, documents_no_content
+from admin_app.core.openapi import BEARER
+from admin_app.core.ratelimit import rate_limited
+from admin_app.core.state import state
 from data import users as user_store
 from protocol.tokens import TokenError, verify_token
 
-from .accounts import (
-    TYP_REFRESH,
-    new_refresh,
-    require_caller,
-    session_json,
-    start_session,
-    token_pair,
-    user_json,
-)
-from .control import state
-from .errors import ApiError, documents_errors, documents_no_content
+from . import bp
 from .schemas import GuestIn, LoginIn, RefreshIn, RegisterIn, SessionOut, TokensOut, UserOut
+from .service import TYP_REFRESH, new_refresh, session_json, start_session, token_pair, user_json
 
 logger = logging.getLogger(__name__)
-
-bp = Blueprint("auth", __name__, url_prefix="/api/auth")
-tag_blueprint(bp, ["auth"])
-
-F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
-
-BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
-
-
-def rate_limited(name: str) -> Callable[[F], F]:
-    """Refuse a client address over ``auth_rate_limit_per_min`` with 429 and
-    ``Retry-After`` (whole seconds, rounded up)."""
-
-    def decorator(func: F) -> F:
-        @functools.wraps(func)
-        async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            retry_after = state().limiter(name).hit(request.remote_addr or "?")
-            if retry_after is not None:
-                seconds = max(1, math.ceil(retry_after))
-                raise ApiError(
-                    429,
-                    "rate_limited",
-                    f"too many requests to {request.path} from this address; "
-                    f"retry after {seconds} s",
-                    headers={"Retry-After": str(seconds)},
-                )
-            return await func(*args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
-
-    return decorator
 
 
 @bp.post("/register/")

@@ -1,9 +1,9 @@
-"""The video library over REST (seeds/000 tasks 2-3, seeds/001 items 2-3): upload,
-list, detail, update, delete, streaming with byte ranges, downloads, likes, and the
-premium flag of accounts. Comments are in :mod:`admin_app.video_comments`.
+"""The video library over REST: upload, list, detail, update, delete, streaming with
+byte ranges, downloads, likes, and the premium flag of accounts. Comments are in
+:mod:`admin_app.videos.comment_routes`.
 
 Files live in ``media_dir`` as ``<video id><extension>``: names the server makes up,
-never a path from the client. Who may do what is in :mod:`admin_app.video_views`.
+never a path from the client. Who may do what is in :mod:`admin_app.videos.service`.
 
 Streaming and downloads (RFC 9110): ``Accept-Ranges: bytes``; one range (``bytes=
 100-199``, open-ended ``bytes=100-``, suffix ``bytes=-500``) answers 206 with
@@ -27,7 +27,7 @@ from typing import Any
 
 import trio
 from pydantic import ValidationError
-from quart import Blueprint, Response, current_app, request
+from quart import Response, current_app, request
 from quart_schema import (
     DataSource,
     document_headers,
@@ -35,19 +35,26 @@ from quart_schema import (
     document_request,
     document_response,
     security_scheme,
-    tag_blueprint,
     validate_querystring,
     validate_request,
 )
 
+from admin_app.core.caller import require_caller
+from admin_app.core.errors import (
+    ApiError,
+    documents_errors,
+    documents_no_content,
+    validation_details,
+)
+from admin_app.core.openapi import BEARER, OPTIONAL_BEARER, documents_file
+from admin_app.core.pagination import Page, PageQuery, page_of
+from admin_app.core.state import WebState, state
+from admin_app.core.times import iso_ms
 from data import NotFoundError
 from data import videos as video_store
 from data.videos import Video
 
-from .accounts import iso_ms, require_caller
-from .auth import BEARER
-from .control import WebState, state
-from .errors import ApiError, documents_errors, documents_no_content, validation_details
+from . import bp, premium_bp
 from .media import FileRangeBody as _FileRangeBody
 from .media import (
     FileRequestHeaders,
@@ -56,13 +63,11 @@ from .media import (
     Validators,
     attachment,
     check_preconditions,
-    documents_file,
     download_name,
     parse_range,
     probe_duration_s,
     range_applies,
 )
-from .pagination import Page, PageQuery, page_of
 from .schemas import (
     DownloadOut,
     LikeIn,
@@ -75,14 +80,7 @@ from .schemas import (
     VideoUploadForm,
     VideoUploadIn,
 )
-from .uploads import (
-    FORM_OVERHEAD_BYTES,
-    PARTIAL_PREFIX,
-    receive_upload,
-    remove_quietly,
-    upload_request_class,
-)
-from .video_views import (
+from .service import (
     EXTENSION_KEY,
     VideoSettings,
     Viewer,
@@ -96,15 +94,16 @@ from .video_views import (
     video_settings,
     viewer_of,
 )
+from .uploads import (
+    FORM_OVERHEAD_BYTES,
+    PARTIAL_PREFIX,
+    receive_upload,
+    remove_quietly,
+    upload_request_class,
+)
 
 logger = logging.getLogger(__name__)
 
-bp = Blueprint("videos", __name__, url_prefix="/api/videos")
-tag_blueprint(bp, ["videos"])
-premium_bp = Blueprint("premium", __name__, url_prefix="/api/admin/users")
-tag_blueprint(premium_bp, ["videos"])
-
-OPTIONAL_BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}, {}]
 #: Partial uploads older than this are left-overs of a crash, removed at start, seconds.
 STALE_PARTIAL_S = 86_400.0
 
@@ -539,28 +538,3 @@ async def set_premium(user_id: str, data: PremiumIn) -> dict[str, Any]:
         "admin %s set premium of account %s to %s", caller.user_id, user_id, data.is_premium
     )
     return {"user_id": user_id, "is_premium": data.is_premium}
-
-
-# --- rooms ----------------------------------------------------------------------------------
-
-
-async def room_media(st: WebState, video_id: str) -> dict[str, Any]:
-    """The media a room plays for library video *video_id*, for
-    ``POST /api/rooms/{room}/change-video/`` with ``video_id``.
-
-    Public and unlisted videos only (see ``data.videos.playable_in_rooms``): the
-    room hands its media URL to everyone in it.
-
-    Raises:
-        ApiError: 404 ``video_not_found``; 403 ``video_private`` for a private video.
-    """
-    video = await load_video(st, video_id)
-    if not video_store.playable_in_rooms(video):
-        raise ApiError(
-            403,
-            "video_private",
-            f"video {video['id']} is private and cannot be played in rooms; make it unlisted "
-            "to watch it with others",
-            details=[("video_id", "private video")],
-        )
-    return video_store.room_media(video)

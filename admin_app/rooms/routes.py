@@ -1,8 +1,8 @@
-"""Rooms over REST (seeds/003 and seeds/004): create, join, approve or deny, list,
+"""Rooms over REST: create, join, approve or deny, list,
 detail, leave, playback control, media change, members and chat history.
 
 Room ids in paths are room codes. Live state comes from the sync server through
-:class:`~admin_app.control.RoomControl`; entry rules and memberships are stored in
+:class:`~protocol.control.RoomControl`; entry rules and memberships are stored in
 ``room_access`` and ``room_members``. Playback permissions are the sync socket's,
 enforced by ``RoomControl.act``.
 """
@@ -13,34 +13,25 @@ import logging
 from typing import Any
 
 import trio
-from quart import Blueprint
 from quart_schema import (
     document_response,
     security_scheme,
-    tag_blueprint,
     validate_querystring,
     validate_request,
 )
 
+from admin_app.core.caller import Caller, authenticate, require_caller
+from admin_app.core.errors import ApiError, documents_errors, documents_no_content
+from admin_app.core.openapi import BEARER, OPTIONAL_BEARER
+from admin_app.core.pagination import Page, PageQuery, page_of, paginate
+from admin_app.core.ratelimit import rate_limited
+from admin_app.core.state import WebState, state
+from admin_app.videos import service as videos
 from data import NotFoundError
-from data import access as access_store
-from data import chat as chat_store
+from data import room_access as access_store
 from protocol.errors import WatchpartyError
 
-from .accounts import Caller, authenticate, require_caller
-from .auth import BEARER, rate_limited
-from .control import WebState, state
-from .errors import ApiError, documents_errors, documents_no_content
-from .pagination import Page, PageQuery, page_of, paginate
-from .room_views import (
-    RoomContext,
-    load_room,
-    member_json,
-    message_json,
-    require_view,
-    room_detail,
-    room_summary,
-)
+from . import bp
 from .schemas import (
     ChangeVideoIn,
     ControlIn,
@@ -56,14 +47,18 @@ from .schemas import (
     RoomOut,
     RoomSummaryOut,
 )
-from .videos import room_media as video_room_media
+from .service import (
+    RoomContext,
+    load_room,
+    member_json,
+    message_json,
+    messages_page,
+    require_view,
+    room_detail,
+    room_summary,
+)
 
 logger = logging.getLogger(__name__)
-
-bp = Blueprint("rooms", __name__, url_prefix="/api/rooms")
-tag_blueprint(bp, ["rooms"])
-
-OPTIONAL_BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}, {}]
 
 
 @bp.post("/create/")
@@ -347,7 +342,7 @@ async def change_video(room_id: str, data: ChangeVideoIn) -> dict[str, Any]:
     if data.video_id is not None:
         st = state()
         await require_caller(st)
-        media = await video_room_media(st, data.video_id)
+        media = await videos.room_media(st, data.video_id)
     return await _act(room_id, {"type": "change_media", "media": media or data.media_dict()})
 
 
@@ -362,30 +357,8 @@ async def messages(room_id: str, query_args: PageQuery) -> dict[str, Any]:
     caller = await authenticate(st)
     ctx = await load_room(st, room_id, caller)
     require_view(ctx, caller)
-    count, rows = await st.db.read(
-        _messages_page, ctx.code, query_args.offset, query_args.page_size
-    )
+    count, rows = await st.db.read(messages_page, ctx.code, query_args.offset, query_args.page_size)
     return page_of(count, [message_json(dict(m)) for m in rows], query_args)
-
-
-def _messages_page(
-    conn: Any, room_code: str, offset: int, limit: int
-) -> tuple[int, list[chat_store.ChatMessage]]:
-    # list_messages pages by keyset (before_id); a page number is reached by walking
-    # keyset pages up to the offset, all in one read snapshot.
-    count = chat_store.count_messages(conn, room_code)
-    before_id = None
-    while offset > 0 and count:
-        skipped = chat_store.list_messages(
-            conn, room_code, before_id=before_id, limit=min(offset, chat_store.MAX_LIST_LIMIT)
-        )
-        if not skipped:
-            return count, []
-        offset -= len(skipped)
-        before_id = skipped[-1]["id"]
-    if not count:
-        return 0, []
-    return count, chat_store.list_messages(conn, room_code, before_id=before_id, limit=limit)
 
 
 @bp.get("/<room_id>/members/")
