@@ -8,6 +8,11 @@ A request is authenticated by ``Authorization: Bearer <access token>``: the toke
 must verify (signature, type, expiry against the app's clock), must not be revoked,
 and must name an active account. The identity used afterwards is the account as
 stored now (a role changed since the token was issued counts at once).
+
+A route whose documented security requires a bearer token is authenticated before
+anything else about the request is looked at (:func:`register_auth_check`): without
+valid credentials it answers 401, never a 415 or 422 about a body it would refuse
+anyway.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from argon2 import PasswordHasher
-from quart import g, request
+from quart import Quart, g, request
+from quart_schema.openapi import QUART_SCHEMA_SECURITY_ATTRIBUTE
 
 from data import Database
 from data import users as user_store
@@ -32,7 +38,7 @@ from protocol.tokens import (
     verify_token,
 )
 
-from .control import WebState
+from .control import WebState, state
 from .errors import ApiError
 from .passwords import Passwords
 
@@ -210,6 +216,33 @@ async def require_caller(st: WebState) -> Caller:
             headers={"WWW-Authenticate": _CHALLENGE},
         )
     return caller
+
+
+def register_auth_check(app: Quart) -> None:
+    """Authenticate first on every route that requires a caller.
+
+    A route requires one when its quart-schema ``security_scheme`` (on the view or its
+    blueprint) lists schemes and no anonymous alternative (``{}``): the documented
+    security is the enforced one. Such a request gets its caller (:func:`require_caller`,
+    cached for the view) before its body or query string is validated. ``OPTIONS``
+    (CORS preflight) carries no credentials and is left alone.
+
+    Raises (from the hook, answered with the error body):
+        ApiError: 401 ``authentication_required`` without a token, 401
+            ``invalid_token`` for a bad one.
+    """
+
+    @app.before_request
+    async def _authenticate_first() -> None:
+        if request.method == "OPTIONS" or request.endpoint is None:
+            return
+        view = app.view_functions.get(request.endpoint)
+        schemes = getattr(view, QUART_SCHEMA_SECURITY_ATTRIBUTE, None)
+        if schemes is None and request.blueprint is not None:
+            blueprint = app.blueprints.get(request.blueprint)
+            schemes = getattr(blueprint, QUART_SCHEMA_SECURITY_ATTRIBUTE, None)
+        if schemes and all(scheme for scheme in schemes):
+            await require_caller(state())
 
 
 def _invalid_token(message: str) -> ApiError:

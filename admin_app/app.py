@@ -21,6 +21,8 @@ from data import Database
 
 from . import auth, docs, health, pages, video_comments, videos
 from . import rooms as room_routes
+from .accounts import register_auth_check
+from .asgi import KeepAliveHTTPConnection
 from .control import RoomControl, WebState
 from .errors import NO_CONTENT_ATTRIBUTE, register_error_handlers
 from .health import version
@@ -86,6 +88,7 @@ def create_app(
     settings = WebSettings.from_config(config)
     app = QuartTrio(__name__, static_folder="static", static_url_path="/static")
     app.request_class = ApiRequest
+    app.asgi_http_class = KeepAliveHTTPConnection  # type: ignore[assignment]
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         QUART_SCHEMA_SWAGGER_JS_URL="/static/swagger/swagger-ui-bundle.js",
@@ -118,6 +121,7 @@ def create_app(
     )
     register_hooks(app)
     register_error_handlers(app)
+    register_auth_check(app)
     if settings.cors_origins:
         _enable_cors(app, settings.cors_origins)
     for blueprint in (
