@@ -23,6 +23,8 @@ from data import Database
 from protocol.control import RoomControl
 
 from . import auth, docs, health, pages, rooms, videos
+from .core.asgi import KeepAliveHTTPConnection
+from .core.caller import register_auth_check
 from .core.errors import register_error_handlers
 from .core.hooks import register_hooks
 from .core.openapi import OPENAPI_PATH, ApiOnlyProvider, version
@@ -63,6 +65,7 @@ def create_app(
     settings = WebSettings.from_config(config)
     app = QuartTrio(__name__, static_folder="static", static_url_path="/static")
     app.request_class = ApiRequest
+    app.asgi_http_class = KeepAliveHTTPConnection  # type: ignore[assignment]
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         QUART_SCHEMA_SWAGGER_JS_URL="/static/swagger/swagger-ui-bundle.js",
@@ -95,6 +98,7 @@ def create_app(
     )
     register_hooks(app)
     register_error_handlers(app)
+    register_auth_check(app)
     if settings.cors_origins:
         _enable_cors(app, settings.cors_origins)
     for domain in DOMAINS:

@@ -11,13 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from quart import g, request
+from quart import Quart, g, request
+from quart_schema.openapi import QUART_SCHEMA_SECURITY_ATTRIBUTE
 
 from data import users as user_store
 from protocol.tokens import TYP_ACCESS, Identity, TokenError, identity_from_access, verify_token
 
 from .errors import ApiError
-from .state import WebState
+from .state import WebState, state
 
 CHALLENGE = 'Bearer realm="watchparty"'
 
@@ -117,6 +118,34 @@ async def require_caller(st: WebState) -> Caller:
             headers={"WWW-Authenticate": CHALLENGE},
         )
     return caller
+
+
+def register_auth_check(app: Quart) -> None:
+    """Authenticate first on every route that requires a caller.
+
+    A route requires one when its quart-schema ``security_scheme`` (on the view or its
+    blueprint) lists schemes and no anonymous alternative (``{}``): the documented
+    security is the enforced one. Such a request gets its caller (:func:`require_caller`,
+    cached for the view) before its body or query string is validated, so without valid
+    credentials it answers 401, never a 415 or 422 about a body it would refuse anyway.
+    ``OPTIONS`` (CORS preflight) carries no credentials and is left alone.
+
+    Raises (from the hook, answered with the error body):
+        ApiError: 401 ``authentication_required`` without a token, 401
+            ``invalid_token`` for a bad one.
+    """
+
+    @app.before_request
+    async def _authenticate_first() -> None:
+        if request.method == "OPTIONS" or request.endpoint is None:
+            return
+        view = app.view_functions.get(request.endpoint)
+        schemes = getattr(view, QUART_SCHEMA_SECURITY_ATTRIBUTE, None)
+        if schemes is None and request.blueprint is not None:
+            blueprint = app.blueprints.get(request.blueprint)
+            schemes = getattr(blueprint, QUART_SCHEMA_SECURITY_ATTRIBUTE, None)
+        if schemes and all(scheme for scheme in schemes):
+            await require_caller(state())
 
 
 def _invalid_token(message: str) -> ApiError:

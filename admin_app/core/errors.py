@@ -29,7 +29,15 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
-from quart import Quart, Response, current_app, g, request
+from quart import (
+    Quart,
+    Response,
+    current_app,
+    g,
+    has_websocket_context,
+    request,
+    websocket,
+)
 from quart_schema import RequestSchemaValidationError, document_response
 from quart_schema.validation import QuerystringValidationError
 from werkzeug.exceptions import HTTPException
@@ -230,10 +238,11 @@ def register_error_handlers(app: Quart) -> None:
 
 def _internal_error(exc: BaseException) -> Response:
     request_id = getattr(g, "request_id", None)
+    method, path = _method_and_path()
     logger.error(
         "unhandled error in %s %s (request %s)",
-        request.method,
-        request.path,
+        method,
+        path,
         request_id,
         exc_info=(type(exc), exc, exc.__traceback__),
     )
@@ -244,12 +253,24 @@ def _internal_error(exc: BaseException) -> Response:
     )
 
 
+def _method_and_path() -> tuple[str, str]:
+    """The method and path of the request being answered.
+
+    A WebSocket handshake (a route miss on it, say) is answered in a websocket context,
+    where ``websocket`` is bound instead of ``request``.
+    """
+    if has_websocket_context():
+        return websocket.method, websocket.path
+    return request.method, request.path
+
+
 def _http_message(status: int, exc: HTTPException) -> str:
+    method, path = _method_and_path()
     if status == 404:
-        return f"nothing at {request.path}"
+        return f"nothing at {path}"
     if status == 405:
         allowed = ", ".join(sorted(getattr(exc, "valid_methods", None) or []))
-        return f"method {request.method} is not allowed on {request.path}; allowed: {allowed}"
+        return f"method {method} is not allowed on {path}; allowed: {allowed}"
     if status == 413:
         limit = current_app.config.get("MAX_CONTENT_LENGTH")
         return f"the request body is over the limit of {limit} bytes (max_request_bytes)"
