@@ -21,6 +21,7 @@ RELEASED_SHA256 = {
         "1157ff31efe19de2ff2367b2983932c55545c3a852602e38eb27a171182e22c0"
     ),
     "m0003_videos.py": "8154478882ff9f15331439cbd422af68781344ea7fefa963511d0dee20c94839",
+    "m0004_groups.py": "aab51450d1a30a17bcf4f0de6a3dfc1ec81ac0dcb0be43209f8fd003f95d72ba",
 }
 
 
