@@ -161,7 +161,7 @@ def keyset_of(query: CursorQuery, types: tuple[type, ...]) -> Keyset:
         if direction not in ("n", "p") or not isinstance(key, list) or len(key) != len(types):
             raise ValueError("wrong shape")
         for value, kind in zip(key, types, strict=True):
-            if type(value) is not kind or (kind is int and abs(value) >= _SQLITE_INT):
+            if type(value) is not kind or (isinstance(value, int) and abs(value) >= _SQLITE_INT):
                 raise ValueError("wrong type")
     except (ValueError, TypeError, UnicodeError, binascii.Error):
         raise ApiError(
