@@ -118,6 +118,27 @@ class SettingsChanged(RoomEvent):
         super().__init__(seq=seq, settings=settings, changed=changed)
 
 
+class PollOpened(RoomEvent):
+    """A poll opened; ``poll`` is the poll as :meth:`protocol.polls.Poll.public` gives it."""
+
+    __slots__ = ()
+    type = "poll_opened"
+
+    def __init__(self, *, seq: int, poll: dict[str, Any]) -> None:
+        super().__init__(seq=seq, poll=poll)
+
+
+class PollClosed(RoomEvent):
+    """A poll closed (``poll.close_reason``: ``closed`` or ``expired``); ``poll``
+    carries the final results."""
+
+    __slots__ = ()
+    type = "poll_closed"
+
+    def __init__(self, *, seq: int, poll: dict[str, Any]) -> None:
+        super().__init__(seq=seq, poll=poll)
+
+
 #: Room event classes by wire type.
 ROOM_EVENTS: dict[str, type[RoomEvent]] = {
     cls.type: cls
@@ -131,6 +152,8 @@ ROOM_EVENTS: dict[str, type[RoomEvent]] = {
         ChatEdited,
         ChatDeleted,
         SettingsChanged,
+        PollOpened,
+        PollClosed,
     )
 }
 
@@ -273,6 +296,18 @@ class JoinRequest(ServerMessage):
     type = "join_request"
 
 
+class PollResults(ServerMessage):
+    """Live results of an open poll, coalesced: at most one per poll per
+    ``RESULTS_INTERVAL_MS`` (250 ms), whatever the number of votes. Not sequenced:
+    the room state's ``polls`` carries the latest results for a joiner."""
+
+    __slots__ = ()
+    type = "poll_results"
+
+    def __init__(self, *, poll_id: int, results: dict[str, Any], server_time_ms: float) -> None:
+        super().__init__(poll_id=poll_id, results=results, server_time_ms=server_time_ms)
+
+
 #: Every server-to-client message class by wire type.
 SERVER_MESSAGES: dict[str, type[ServerMessage]] = {
     **ROOM_EVENTS,
@@ -292,6 +327,7 @@ SERVER_MESSAGES: dict[str, type[ServerMessage]] = {
             Participants,
             ParticipantStats,
             JoinRequest,
+            PollResults,
         )
     },
 }

@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from protocol import polls
 from protocol.errors import E_INVALID_MESSAGE, E_UNKNOWN_TYPE, ProtocolError
 
 #: Protocol version spoken by this code. A ``hello`` with another version is refused
@@ -120,12 +121,15 @@ class RoomSettingsPatch(_Model):
         wait_for_everyone: Whether play waits (at most ``ready_timeout_s``) until every
             connected participant reports ready.
         allow_guests: Whether guests (no account) may join.
+        polls: Who may open polls: ``host``, ``cohosts`` (host and co-hosts) or
+            ``everyone``.
     """
 
     control: Literal["host", "cohosts", "everyone"] | None = None
     chat_enabled: bool | None = None
     wait_for_everyone: bool | None = None
     allow_guests: bool | None = None
+    polls: Literal["host", "cohosts", "everyone"] | None = None
 
 
 class Resume(_Model):
@@ -278,6 +282,72 @@ class Kick(_Model):
     participant_id: Annotated[str, Field(min_length=1, max_length=64)]
 
 
+def _options(value: list[str]) -> list[str]:
+    cleaned = [o.strip() for o in value]
+    if any(not o for o in cleaned):
+        raise ValueError("options must not be blank")
+    if len({o.casefold() for o in cleaned}) != len(cleaned):
+        raise ValueError("options must differ from one another")
+    return cleaned
+
+
+PollOption = Annotated[str, Field(min_length=1, max_length=polls.MAX_OPTION_CHARS)]
+
+
+class PollCreate(_Model):
+    """Open a poll (who may: the room's ``polls`` setting).
+
+    Attributes:
+        question: 1 to 300 characters.
+        options: 2 to 10 distinct options, each 1 to 100 characters.
+        multiple: Whether a vote may choose several options.
+        anonymous: Whether results hide who chose what.
+        duration_s: Seconds after which it closes by itself (1 to 604800), or none.
+    """
+
+    type: Literal["poll_create"]
+    id: RequestId | None = None
+    question: Annotated[
+        str, Field(min_length=1, max_length=polls.MAX_QUESTION_CHARS), AfterValidator(_not_blank)
+    ]
+    options: Annotated[
+        list[PollOption],
+        Field(min_length=polls.MIN_OPTIONS, max_length=polls.MAX_OPTIONS),
+        AfterValidator(_options),
+    ]
+    multiple: bool = False
+    anonymous: bool = False
+    duration_s: (
+        Annotated[
+            float,
+            Field(ge=polls.MIN_DURATION_S, le=polls.MAX_DURATION_S),
+            AfterValidator(_finite),
+        ]
+        | None
+    ) = None
+
+
+class PollVote(_Model):
+    """Vote, or change one's vote, in an open poll: *choices* are option indexes
+    (exactly one in a single-choice poll; none withdraws the vote)."""
+
+    type: Literal["poll_vote"]
+    id: RequestId | None = None
+    poll_id: Annotated[int, Field(ge=1, le=MAX_INT)]
+    choices: Annotated[
+        list[Annotated[int, Field(ge=0, le=polls.MAX_OPTIONS - 1)]],
+        Field(max_length=polls.MAX_OPTIONS),
+    ]
+
+
+class PollClose(_Model):
+    """Close a poll (its creator, the host or a co-host)."""
+
+    type: Literal["poll_close"]
+    id: RequestId | None = None
+    poll_id: Annotated[int, Field(ge=1, le=MAX_INT)]
+
+
 class GetState(_Model):
     type: Literal["get_state"]
     id: RequestId | None = None
@@ -309,6 +379,9 @@ ClientMessage = Annotated[
     | UpdateSettings
     | SetRole
     | Kick
+    | PollCreate
+    | PollVote
+    | PollClose
     | GetState
     | GetParticipants,
     Field(discriminator="type"),
@@ -340,6 +413,9 @@ CLIENT_TYPES: dict[str, type[_Model]] = {
         UpdateSettings,
         SetRole,
         Kick,
+        PollCreate,
+        PollVote,
+        PollClose,
         GetState,
         GetParticipants,
     )
@@ -369,6 +445,9 @@ SERVER_TYPES = (
     "participant_stats",
     "drift_correction",
     "join_request",
+    "poll_opened",
+    "poll_results",
+    "poll_closed",
 )
 
 

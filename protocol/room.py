@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from protocol import events as ev
+from protocol import polls as pl
 from protocol.clock import position_at, schedule_lead_ms
 from protocol.errors import (
     E_CHAT_DISABLED,
@@ -33,19 +34,16 @@ from protocol.errors import (
     E_ROOM_FULL,
     ProtocolError,
 )
-
-ROLE_HOST = "host"
-ROLE_COHOST = "cohost"
-ROLE_VIEWER = "viewer"
-ROLES = (ROLE_HOST, ROLE_COHOST, ROLE_VIEWER)
-
-#: Actor prefix of a REST action by an account with no participant in the room.
-USER_ACTOR_PREFIX = "user:"
-
-CONTROL_HOST = "host"
-CONTROL_COHOSTS = "cohosts"
-CONTROL_EVERYONE = "everyone"
-
+from protocol.roles import (
+    CONTROL_COHOSTS,
+    CONTROL_EVERYONE,
+    CONTROL_HOST,
+    ROLE_COHOST,
+    ROLE_HOST,
+    ROLE_VIEWER,
+    USER_ACTOR_PREFIX,
+)
+from protocol.room_polls import RoomPolls
 
 #: A room event class (see :mod:`protocol.events`).
 E = TypeVar("E", bound=ev.RoomEvent)
@@ -87,6 +85,7 @@ class RoomSettings:
     chat_enabled: bool = True
     wait_for_everyone: bool = False
     allow_guests: bool = True
+    polls: str = CONTROL_COHOSTS
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -94,6 +93,7 @@ class RoomSettings:
             "chat_enabled": self.chat_enabled,
             "wait_for_everyone": self.wait_for_everyone,
             "allow_guests": self.allow_guests,
+            "polls": self.polls,
         }
 
     @classmethod
@@ -105,7 +105,7 @@ class RoomSettings:
     def apply(self, patch: dict[str, Any]) -> dict[str, Any]:
         """Apply the non-``None`` fields of *patch*; return those that changed."""
         changed: dict[str, Any] = {}
-        for name in ("control", "chat_enabled", "wait_for_everyone", "allow_guests"):
+        for name in ("control", "chat_enabled", "wait_for_everyone", "allow_guests", "polls"):
             value = patch.get(name)
             if value is not None and getattr(self, name) != value:
                 setattr(self, name, value)
@@ -237,7 +237,7 @@ class _PendingPlay:
 
 
 @dataclass
-class Room:
+class Room(RoomPolls):
     """A live room.
 
     Args:
@@ -264,6 +264,7 @@ class Room:
     _events: deque[ev.RoomEvent] = field(init=False)
     _chat: deque[dict[str, Any]] = field(init=False)
     _pending: _PendingPlay | None = None
+    polls: pl.PollBook = field(default_factory=pl.PollBook)
 
     def __post_init__(self) -> None:
         self._events = deque(maxlen=self.limits.resume_buffer)
@@ -324,6 +325,7 @@ class Room:
             "room": self.info(),
             "participants": self.public_participants(),
             "playback": self.playback.to_dict(),
+            "polls": self.polls.public(),
             "seq": self.seq,
         }
 
@@ -462,7 +464,9 @@ class Room:
         p = self.participants.pop(pid, None)
         if p is None:
             return []
-        events: list[ev.RoomEvent] = [self._emit(ev.ParticipantLeft, participant_id=pid, reason=reason)]
+        events: list[ev.RoomEvent] = [
+            self._emit(ev.ParticipantLeft, participant_id=pid, reason=reason)
+        ]
         if self.host_id == pid:
             self.host_id = None
             successor = self._successor()
@@ -504,11 +508,17 @@ class Room:
         ]
         if self._pending is not None:
             deadlines.append(self._pending.deadline_ms)
+        polls = self.polls.next_deadline_ms()
+        if polls is not None:
+            deadlines.append(polls)
         return min(deadlines, default=None)
 
     def expire(self, now_ms: float) -> list[ev.RoomEvent]:
-        """Remove participants whose grace has passed and end an expired wait."""
-        events: list[ev.RoomEvent] = []
+        """Remove participants whose grace has passed, end an expired wait and close
+        polls whose duration ran out (``poll_closed``, reason ``expired``)."""
+        events: list[ev.RoomEvent] = [
+            self._emit(ev.PollClosed, poll=poll.public()) for poll in self.polls.expire(now_ms)
+        ]
         grace = self.limits.reconnect_grace_ms
         for p in list(self.participants.values()):
             if (
@@ -655,9 +665,7 @@ class Room:
         self.playback.rate = rate
         return [self._playback_event("set_rate", pid)]
 
-    def change_media(
-        self, pid: str, *, media: dict[str, Any], now_ms: float
-    ) -> list[ev.RoomEvent]:
+    def change_media(self, pid: str, *, media: dict[str, Any], now_ms: float) -> list[ev.RoomEvent]:
         """Load new media, paused at 0, at rate 1.
 
         Raises:
@@ -825,7 +833,9 @@ class Room:
         changed = self.settings.apply(patch)
         if not changed:
             return []
-        events: list[ev.RoomEvent] = [self._emit(ev.SettingsChanged, settings=self.settings.to_dict(), changed=changed)]
+        events: list[ev.RoomEvent] = [
+            self._emit(ev.SettingsChanged, settings=self.settings.to_dict(), changed=changed)
+        ]
         if changed.get("wait_for_everyone") is False and self._pending is not None:
             events.extend(self._start_pending(now_ms, action="resume"))
         return events
@@ -887,6 +897,7 @@ class Room:
             "owner_user_id": self.owner_user_id,
             "host_id": self.host_id,
             "banned": sorted(self.banned),
+            "polls": self.polls.snapshot(),
             "participants": [
                 {
                     "id": p.id,
@@ -952,5 +963,6 @@ class Room:
         host = state.get("host_id")
         room.host_id = host if host in room.participants else None
         room.banned = set(state.get("banned", []))
+        room.polls.restore(state.get("polls") or [])
         room.dirty = False
         return room

@@ -71,6 +71,7 @@ from protocol.tokens import (
     TYP_SESSION,
     issue_token,
 )
+from sync_server import polls
 from sync_server.control import CONTROL_PATH, handle_control_socket
 from sync_server.live_room import LiveRoom, chat_message_public
 from sync_server.outbox import Item, Outbox, OutboxOverflow
@@ -400,6 +401,14 @@ class Connection:
                 await self.on_set_role(live, pid, msg)
             case m.Kick():
                 await self.on_kick(live, pid, msg)
+            case m.PollCreate():
+                await self.on_poll_create(live, pid, msg)
+            case m.PollVote():
+                polls.vote_poll(live, pid, msg.poll_id, msg.choices)
+                self.ack(msg.id, poll_id=msg.poll_id, choices=sorted(msg.choices))
+            case m.PollClose():
+                closed = await polls.close_poll(live, pid, msg.poll_id)
+                self.ack(msg.id, poll_id=msg.poll_id, seq=closed.seq)
             case m.GetState():
                 await self.on_get_state(live, pid, msg)
             case m.GetParticipants():
@@ -570,6 +579,7 @@ class Connection:
             replay=replay,
             missed=missed or [],
             chat=room.chat_history(),
+            poll_votes=room.polls.votes_of(room.voter_key(participant.id)),
             web_url=server.web_url,
             **state,
             limits={
@@ -783,6 +793,18 @@ class Connection:
             target.fail(CLOSE_KICKED, "removed from the room by its host")
         live.broadcast(events)
         self.ack(msg.id)
+
+    async def on_poll_create(self, live: LiveRoom, pid: str, msg: m.PollCreate) -> None:
+        opened = await polls.create_poll(
+            live,
+            pid,
+            question=msg.question,
+            options=list(msg.options),
+            multiple=msg.multiple,
+            anonymous=msg.anonymous,
+            duration_s=msg.duration_s,
+        )
+        self.ack(msg.id, poll_id=opened["poll"]["id"], seq=opened.seq)
 
     async def on_get_state(self, live: LiveRoom, pid: str, msg: m.GetState) -> None:
         self.send_message(

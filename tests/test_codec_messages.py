@@ -245,6 +245,9 @@ MINIMAL: dict[str, dict[str, Any]] = {
     "update_settings": {"type": "update_settings", "settings": {}},
     "set_role": {"type": "set_role", "participant_id": "p1", "role": "cohost"},
     "kick": {"type": "kick", "participant_id": "p1"},
+    "poll_create": {"type": "poll_create", "question": "Pizza?", "options": ["yes", "no"]},
+    "poll_vote": {"type": "poll_vote", "poll_id": 1, "choices": [0]},
+    "poll_close": {"type": "poll_close", "poll_id": 1},
     "get_state": {"type": "get_state"},
     "get_participants": {"type": "get_participants"},
 }

@@ -1,0 +1,42 @@
+"""Migration 0004 (released: never edit this file; change the schema in a new one)."""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    """Create ``polls``: every poll of a room, with its final results once closed.
+
+    A row is written when the poll opens (its id is the poll's id on the socket) and
+    completed when it closes: ``closed_at_ms``, ``close_reason`` (``closed`` or
+    ``expired``), ``counts`` (JSON list, votes per option), ``voter_count`` and, for a
+    poll that is not anonymous, ``voters`` (JSON: per option, the voters'
+    ``participant_id``, ``user_id`` and ``name``). Votes of an open poll live in the
+    room (and its snapshot), not here: a vote is never a write. Rows go with their
+    room.
+    """
+    db.execute(
+        """
+        CREATE TABLE polls (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            room_code TEXT NOT NULL REFERENCES rooms(code) ON DELETE CASCADE,
+            question TEXT NOT NULL,
+            options TEXT NOT NULL,
+            multiple INTEGER NOT NULL CHECK (multiple IN (0, 1)),
+            anonymous INTEGER NOT NULL CHECK (anonymous IN (0, 1)),
+            created_by_participant TEXT,
+            created_by_user_id TEXT,
+            created_by_name TEXT NOT NULL DEFAULT '',
+            created_at_ms INTEGER NOT NULL,
+            closes_at_ms INTEGER,
+            closed_at_ms INTEGER,
+            close_reason TEXT CHECK (close_reason IN ('closed', 'expired')),
+            closed_by TEXT,
+            counts TEXT,
+            voter_count INTEGER NOT NULL DEFAULT 0,
+            voters TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_polls_room ON polls (room_code, id)")
