@@ -47,6 +47,9 @@ CONTROL_ERROR_STATUS: dict[str, int] = {
 #: ``type`` values of the actions :meth:`RoomControl.act` applies.
 ACTIONS = ("play", "pause", "seek", "set_rate", "change_media")
 
+#: ``type`` values of the in-room actions :meth:`RoomControl.interact` applies.
+INTERACTIONS = ("poll_create", "poll_vote", "poll_close")
+
 #: ``join_request.status`` values: a new request, or one its account took back.
 JOIN_REQUEST_STATUSES = ("pending", "withdrawn")
 
@@ -79,6 +82,8 @@ class LiveRoom(TypedDict):
         participants: Public participant dicts (``Room.public_participants()``).
         participant_count: Connected participants.
         playback: Playback state (``Playback.to_dict()``: ``media``, ``paused``, ...).
+        polls: Open and recently closed polls with their results now
+            (``PollBook.public()``).
         seq: Sequence number of the room's last event.
     """
 
@@ -91,6 +96,7 @@ class LiveRoom(TypedDict):
     participants: list[dict[str, Any]]
     participant_count: int
     playback: dict[str, Any]
+    polls: list[dict[str, Any]]
     seq: int
 
 
@@ -130,6 +136,19 @@ class RoomControl(Protocol):
         with that account's rights in the room, exactly as the sync socket would."""
         ...
 
+    async def interact(
+        self, code: str, *, user_id: str, name: str, action: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Apply an in-room *action* (``{"type": <one of INTERACTIONS>, ...}``, the
+        fields of the socket message of that type) as *user_id*, shown as *name*,
+        with that account's rights in the room, exactly as the sync socket would.
+
+        Returns:
+            ``poll_create`` and ``poll_close``: ``{"poll": <Poll>, "seq"}``;
+            ``poll_vote``: ``{"poll_id", "choices"}``.
+        """
+        ...
+
     async def remove_user(self, code: str, user_id: str) -> int:
         """Remove every participant of *user_id* from room *code*; returns how many."""
         ...
@@ -161,6 +180,7 @@ __all__ = [
     "CONTROL_ERROR_STATUS",
     "CONTROL_PATH",
     "E_UNAVAILABLE",
+    "INTERACTIONS",
     "JOIN_REQUEST_STATUSES",
     "TYP_SERVICE",
     "ActResult",

@@ -390,6 +390,13 @@ async def test_openapi_document(web: WebHandle) -> None:
         ("DELETE", "/api/videos/comments/{comment_id}/"),
         ("POST", "/api/videos/comments/{comment_id}/like/"),
         ("PUT", "/api/admin/users/{user_id}/premium/"),
+        # interactive (tests/test_web_interactive.py)
+        ("GET", "/api/interactive/parties/{party_id}/polls/"),
+        ("POST", "/api/interactive/parties/{party_id}/polls/"),
+        ("GET", "/api/interactive/polls/{poll_id}/"),
+        ("GET", "/api/interactive/polls/{poll_id}/results/"),
+        ("POST", "/api/interactive/polls/{poll_id}/respond/"),
+        ("POST", "/api/interactive/polls/{poll_id}/close/"),
     }
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     assert not re.search(r"https?://\w", response.text), "the document names an external URL"

@@ -1,0 +1,148 @@
+"""Polls over REST: list and open a party's polls, vote, read results, close.
+
+Every action goes through ``RoomControl.interact``: the rules (the room's ``polls``
+setting, who may close, one vote per account, changing a vote) are the sync socket's,
+and everyone in the room sees the change live. Errors: 404 ``room_not_found`` /
+``poll_not_found`` / ``not_found``, 403 ``forbidden``, 409 ``poll_closed``, 422 for a
+bad body or choice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart_schema import (
+    document_response,
+    security_scheme,
+    validate_querystring,
+    validate_request,
+)
+
+from admin_app.core.caller import authenticate, require_caller
+from admin_app.core.errors import documents_errors
+from admin_app.core.openapi import BEARER, OPTIONAL_BEARER
+from admin_app.core.pagination import Page, PageQuery, page_of
+from admin_app.core.state import state
+from data import polls as poll_store
+
+from . import bp
+from .schemas import PollCreateIn, PollOut, PollRespondIn, PollVoteOut
+from .service import (
+    display_name,
+    live_polls,
+    party,
+    poll_json,
+    require_entry,
+    stored_poll,
+)
+
+
+@bp.get("/parties/<party_id>/polls/")
+@validate_querystring(PageQuery)
+@security_scheme(OPTIONAL_BEARER)
+@document_response(Page[PollOut], 200)
+@documents_errors(401, 403, 404, 422)
+async def list_polls(party_id: str, query_args: PageQuery) -> dict[str, Any]:
+    """The party's polls, newest first, paginated: open ones with live results,
+    closed ones with their final results (private rooms: members only)."""
+    st = state()
+    caller = await authenticate(st)
+    ctx = await party(st, party_id, caller)
+    count, rows = await st.db.read(
+        lambda db: poll_store.list_polls(
+            db, ctx.code, offset=query_args.offset, limit=query_args.page_size
+        )
+    )
+    live = live_polls(ctx)
+    return page_of(count, [poll_json(r, live.get(r["id"])) for r in rows], query_args)
+
+
+@bp.post("/parties/<party_id>/polls/")
+@validate_request(PollCreateIn)
+@security_scheme(BEARER)
+@document_response(PollOut, 201)
+@documents_errors(400, 401, 403, 404, 413, 415, 422)
+async def create_poll(party_id: str, data: PollCreateIn) -> tuple[dict[str, Any], int]:
+    """Open a poll in the party, as on the socket (`poll_create`): who may is the
+    room's `polls` setting (403 `forbidden`); the room's owner acts as host."""
+    st = state()
+    caller = await require_caller(st)
+    ctx = await party(st, party_id, caller)
+    require_entry(ctx, caller)
+    result = await st.rooms.interact(
+        ctx.code,
+        user_id=caller.user_id,
+        name=display_name(caller),
+        action={"type": "poll_create", **data.model_dump()},
+    )
+    poll = result["poll"]
+    row = await stored_poll(st, int(poll["id"]))
+    return poll_json(row, poll), 201
+
+
+@bp.get("/polls/<int:poll_id>/")
+@security_scheme(OPTIONAL_BEARER)
+@document_response(PollOut, 200)
+@documents_errors(401, 403, 404)
+async def poll_detail(poll_id: int) -> dict[str, Any]:
+    """A poll with its results (live while open)."""
+    st = state()
+    caller = await authenticate(st)
+    row = await stored_poll(st, poll_id)
+    ctx = await party(st, row["room_code"], caller)
+    return poll_json(row, live_polls(ctx).get(poll_id))
+
+
+@bp.get("/polls/<int:poll_id>/results/")
+@security_scheme(OPTIONAL_BEARER)
+@document_response(PollOut, 200)
+@documents_errors(401, 403, 404)
+async def poll_results(poll_id: int) -> dict[str, Any]:
+    """The same as the poll itself: its results are in `results` (live while open,
+    final once closed)."""
+    return await poll_detail(poll_id)
+
+
+@bp.post("/polls/<int:poll_id>/respond/")
+@validate_request(PollRespondIn)
+@security_scheme(BEARER)
+@document_response(PollVoteOut, 200)
+@documents_errors(400, 401, 403, 404, 409, 413, 415, 422)
+async def respond(poll_id: int, data: PollRespondIn) -> dict[str, Any]:
+    """Vote, or change one's vote (`choices`: option indexes; none withdraws it). An
+    account has one vote per poll, on the socket and here together. 409
+    `poll_closed` once it closed."""
+    st = state()
+    caller = await require_caller(st)
+    row = await stored_poll(st, poll_id)
+    ctx = await party(st, row["room_code"], caller)
+    require_entry(ctx, caller)
+    result = await st.rooms.interact(
+        ctx.code,
+        user_id=caller.user_id,
+        name=display_name(caller),
+        action={"type": "poll_vote", "poll_id": poll_id, "choices": data.choices},
+    )
+    return {"poll_id": result["poll_id"], "choices": result["choices"]}
+
+
+@bp.post("/polls/<int:poll_id>/close/")
+@security_scheme(BEARER)
+@document_response(PollOut, 200)
+@documents_errors(401, 403, 404, 409)
+async def close(poll_id: int) -> dict[str, Any]:
+    """Close a poll now (its creator, the room's host or owner, a co-host); its final
+    results are stored. 409 `poll_closed` when it already closed."""
+    st = state()
+    caller = await require_caller(st)
+    row = await stored_poll(st, poll_id)
+    ctx = await party(st, row["room_code"], caller)
+    require_entry(ctx, caller)
+    result = await st.rooms.interact(
+        ctx.code,
+        user_id=caller.user_id,
+        name=display_name(caller),
+        action={"type": "poll_close", "poll_id": poll_id},
+    )
+    row = await stored_poll(st, poll_id)
+    return poll_json(row, result["poll"])
