@@ -62,6 +62,7 @@ const SLEEP_GAP_MS = 5_000;
 const EVENT_TYPES = new Set([
   "participant_joined", "participant_left", "participant_updated", "host_changed",
   "playback", "chat_message", "chat_edited", "chat_deleted", "settings_changed",
+  "poll_opened", "poll_closed",
 ]);
 
 /** Stores the resume session of a room in the tab's sessionStorage (PROTOCOL.md 11). */
@@ -128,6 +129,8 @@ export class SyncClient extends EventTarget {
     this.settings = {};
     this.roomInfo = null;
     this.chat = [];
+    this.polls = new Map(); // poll id -> poll (open and recently closed), with results
+    this.pollVotes = new Map(); // poll id -> our choices
     this.limits = {};
     this.lastDriftMs = null; // as the server judged our last position report
     this.corrections = { seek: 0, rate: 0 };
@@ -232,6 +235,23 @@ export class SyncClient extends EventTarget {
     return control === "everyone";
   }
 
+  /** Whether we may open polls under the room's `polls` setting. */
+  canCreatePoll() {
+    const me = this.participants.get(this.participantId);
+    if (!me) return false;
+    const who = this.settings.polls || "cohosts";
+    if (me.role === "host") return true;
+    if (me.role === "cohost") return who !== "host";
+    return who === "everyone";
+  }
+
+  /** Whether we may close *poll*: its creator, the host or a co-host. */
+  canClosePoll(poll) {
+    const me = this.participants.get(this.participantId);
+    if (!me || poll.closed) return false;
+    return me.role === "host" || me.role === "cohost" || poll.created_by === this.participantId;
+  }
+
   /** Send a message as is (no answer expected). Returns false when not connected. */
   send(message) {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
@@ -269,6 +289,16 @@ export class SyncClient extends EventTarget {
   /** Play a library video (the server resolves its URL, title and duration). */
   changeMediaById(videoId) { return this.request({ type: "change_media", video_id: videoId }); }
   chatSend(text) { return this.request({ type: "chat_send", text }); }
+  /** Open a poll: {question, options, multiple, anonymous, duration_s}. */
+  pollCreate(poll) { return this.request({ type: "poll_create", ...poll }); }
+  /** Vote (or change the vote) in a poll; no choices withdraws it. */
+  async pollVote(pollId, choices) {
+    const ack = await this.request({ type: "poll_vote", poll_id: pollId, choices });
+    this.pollVotes.set(pollId, ack.choices);
+    this._emit("polls", { pollId });
+    return ack;
+  }
+  pollClose(pollId) { return this.request({ type: "poll_close", poll_id: pollId }); }
   typing(typing) { return this.send({ type: "typing", typing }); }
   bufferState(buffering) { return this.send({ type: "buffer_state", buffering }); }
 
@@ -619,6 +649,14 @@ export class SyncClient extends EventTarget {
       case "reaction":
         this._emit("reaction", msg);
         break;
+      case "poll_results": {
+        const poll = this.polls.get(msg.poll_id);
+        if (poll && !poll.closed) {
+          poll.results = msg.results;
+          this._emit("polls", { pollId: msg.poll_id });
+        }
+        break;
+      }
       case "join_request":
         // Someone asks to join this approval room (we are its host or owner).
         this._emit("joinrequest", msg);
@@ -635,6 +673,7 @@ export class SyncClient extends EventTarget {
         this._emit("playback", { state: this.playback, previous: null, action: "state", by: null });
         this._emit("participants");
         this._emit("settings");
+        this._emit("polls", { pollId: null });
         break;
       default:
         break;
@@ -677,6 +716,7 @@ export class SyncClient extends EventTarget {
     // After a server crash the room's seq can be lower than ours: take the welcome's.
     this.seq = msg.seq;
     this.chat = Array.isArray(msg.chat) ? msg.chat.slice() : [];
+    this.pollVotes = new Map((msg.poll_votes || []).map((v) => [v.poll_id, v.choices]));
     this.sessions.save(this.session, this.seq);
     const ready = (this.estimator.estimate ? this.estimator.size : 0) >= 4;
     this._setConnection(ready ? "connected" : "syncing");
@@ -684,6 +724,7 @@ export class SyncClient extends EventTarget {
     this._emit("settings");
     this._emit("participants");
     this._emit("chat", { kind: "reset" });
+    this._emit("polls", { pollId: null });
     this._emit("playback", { state: this.playback, previous: null, action: msg.resumed ? "resume_session" : "welcome", by: null });
   }
 
@@ -694,6 +735,8 @@ export class SyncClient extends EventTarget {
     this.roomInfo = msg.room;
     this.hostId = msg.room ? msg.room.host_id : null;
     this.settings = msg.room ? { ...msg.room.settings } : {};
+    // Servers before polls send no "polls": keep none.
+    this.polls = new Map((msg.polls || []).map((p) => [p.id, p]));
   }
 
   async _resync() {
@@ -748,6 +791,12 @@ export class SyncClient extends EventTarget {
       case "chat_deleted":
         this.chat = this.chat.filter((m) => m.id !== msg.message_id);
         this._emit("chat", { kind: "delete", messageId: msg.message_id });
+        break;
+      case "poll_opened":
+      case "poll_closed":
+        this.polls.set(msg.poll.id, msg.poll);
+        if (msg.type === "poll_closed") this.pollVotes.delete(msg.poll.id);
+        this._emit("polls", { pollId: msg.poll.id });
         break;
       default:
         break;

@@ -19,6 +19,7 @@ import {
   storeToken, videosApi,
 } from "./identity.js";
 import { PlayerController, isAllowedMediaUrl } from "./player.js";
+import { setupPolls } from "./polls.js";
 import { CLOSE_FORBIDDEN, SessionStore, SyncClient } from "./sync.js";
 
 const $ = (id) => document.getElementById(id);
@@ -496,6 +497,7 @@ function ensureClient() {
   client.addEventListener("chat", (e) => renderChat(e.detail));
   client.addEventListener("typing", (e) => renderTyping(e.detail));
   client.addEventListener("playback", renderPlayback);
+  setupPolls(client);
   client.addEventListener("tokenrejected", forgetToken);
   client.addEventListener("servererror", (e) => {
     // A refused hello is told by the close that follows (and a password or approval

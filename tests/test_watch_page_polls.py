@@ -1,0 +1,85 @@
+"""Polls on the watch page, end to end: two pages (two people) in Chromium on the real
+web app and sync server. The host opens a poll from the form; a vote in one page shows
+in the other, a changed vote moves, closing disables the inputs everywhere. Waits are
+for page state (Playwright's ``expect``), never for time."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser import Browser, join, open_stack, run_in_browser
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        bool(os.environ.get("WATCHPARTY_SKIP_BROWSER")),
+        reason="WATCHPARTY_SKIP_BROWSER is set",
+    ),
+]
+
+ROOM = "poll-night"
+
+
+def _expect() -> Any:
+    from playwright.sync_api import expect
+
+    return expect
+
+
+async def test_a_vote_in_one_page_shows_in_the_other(db_path: Path) -> None:
+    async with open_stack(db_path) as stack:
+        await stack.server.create_room(ROOM, "Poll night")
+        await run_in_browser(_polls, stack.base_url)
+
+
+def _polls(browser: Browser, base: str) -> None:
+    expect = _expect()
+    alice, bob = browser.new_user(), browser.new_user()
+    join(alice, base, ROOM, "Alice")  # the first in: host
+    join(bob, base, ROOM, "Bob")
+    # Only those the room's "polls" setting allows see the form (default: co-hosts).
+    expect(bob.locator("#poll-new")).to_be_hidden()
+
+    hostile = '<img src=x onerror=alert(1)> Next?'
+    alice.locator("#poll-new summary").click()
+    alice.get_by_label("Question").fill(hostile)
+    alice.get_by_label("Options, one a line (2 to 10)").fill("Sintel\nTears of Steel\n<b>x</b>")
+    alice.get_by_role("button", name="Open poll").click()
+
+    poll = bob.locator("#poll-list li.poll").first
+    expect(poll).to_contain_text(hostile)
+    assert bob.locator("#poll-list img, #poll-list b").count() == 0
+
+    # Bob votes with the keyboard: focus the first option, arrow to the second.
+    bob_options = poll.get_by_role("radio")
+    bob_options.first.focus()
+    bob.keyboard.press("Space")
+    alice_poll = alice.locator("#poll-list li.poll").first
+    counts = alice_poll.locator(".poll-count")
+    expect(counts.nth(0)).to_have_text("1")
+    expect(alice_poll.locator(".poll-option").nth(0)).to_contain_text("Bob")
+    bob.keyboard.press("ArrowDown")  # a radio group moves the choice: the vote changes
+    expect(counts.nth(1)).to_have_text("1")
+    expect(counts.nth(0)).to_have_text("0")
+    alice_poll.get_by_role("radio").nth(1).check()
+    expect(poll.locator(".poll-count").nth(1)).to_have_text("2")
+    expect(poll.locator(".poll-summary")).to_contain_text("2 voters")
+
+    # Only the creator, host or co-hosts may close: Bob has no button; Alice closes.
+    expect(poll.get_by_role("button", name="Close poll")).to_be_hidden()
+    alice_poll.get_by_role("button", name="Close poll").click()
+    expect(poll).to_have_attribute("data-status", "closed")
+    expect(poll.locator(".poll-summary")).to_contain_text("closed")
+    expect(poll.get_by_role("radio").nth(0)).to_be_disabled()
+
+    # A late joiner sees the closed poll with its final results.
+    carol = browser.new_user()
+    join(carol, base, ROOM, "Carol")
+    late = carol.locator("#poll-list li.poll").first
+    expect(late).to_have_attribute("data-status", "closed")
+    expect(late.locator(".poll-count").nth(1)).to_have_text("2")
+    carol.wait_for_load_state("load")
