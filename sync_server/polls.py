@@ -9,6 +9,7 @@ A vote is never a write and never a broadcast: the room's timer sends coalesced
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -127,9 +128,9 @@ async def store_closed_polls(live: LiveRoom, events: list[ev.RoomEvent]) -> None
         poll: dict[str, Any] = event["poll"]
         results = poll["results"]
         await live.server.db.write(
-            lambda db, poll=poll, results=results: poll_store.finish_poll(
-                db,
-                poll["id"],
+            functools.partial(
+                poll_store.finish_poll,
+                poll_id=int(poll["id"]),
                 closed_at_ms=int(poll["closed_at_ms"]),
                 close_reason=poll["close_reason"],
                 closed_by=poll["closed_by"],
