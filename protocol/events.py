@@ -308,6 +308,26 @@ class PollResults(ServerMessage):
         super().__init__(poll_id=poll_id, results=results, server_time_ms=server_time_ms)
 
 
+class ReactionTimeline(ServerMessage):
+    """The answer to ``get_reaction_timeline``: how many of each emoji the current
+    media got per second of media, over every room that played it."""
+
+    __slots__ = ()
+    type = "reaction_timeline"
+
+    def __init__(
+        self,
+        *,
+        request_id: Any,
+        media_key: str | None,
+        bucket_s: int,
+        counts: list[list[Any]],
+    ) -> None:
+        super().__init__(
+            request_id=request_id, media_key=media_key, bucket_s=bucket_s, counts=counts
+        )
+
+
 #: Every server-to-client message class by wire type.
 SERVER_MESSAGES: dict[str, type[ServerMessage]] = {
     **ROOM_EVENTS,
@@ -328,6 +348,7 @@ SERVER_MESSAGES: dict[str, type[ServerMessage]] = {
             ParticipantStats,
             JoinRequest,
             PollResults,
+            ReactionTimeline,
         )
     },
 }

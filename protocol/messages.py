@@ -348,6 +348,13 @@ class PollClose(_Model):
     poll_id: Annotated[int, Field(ge=1, le=MAX_INT)]
 
 
+class GetReactionTimeline(_Model):
+    """Ask for the reaction timeline of the media the room plays now."""
+
+    type: Literal["get_reaction_timeline"]
+    id: RequestId | None = None
+
+
 class GetState(_Model):
     type: Literal["get_state"]
     id: RequestId | None = None
@@ -382,6 +389,7 @@ ClientMessage = Annotated[
     | PollCreate
     | PollVote
     | PollClose
+    | GetReactionTimeline
     | GetState
     | GetParticipants,
     Field(discriminator="type"),
@@ -416,6 +424,7 @@ CLIENT_TYPES: dict[str, type[_Model]] = {
         PollCreate,
         PollVote,
         PollClose,
+        GetReactionTimeline,
         GetState,
         GetParticipants,
     )
@@ -448,6 +457,7 @@ SERVER_TYPES = (
     "poll_opened",
     "poll_results",
     "poll_closed",
+    "reaction_timeline",
 )
 
 

@@ -34,6 +34,7 @@ from protocol.errors import (
     E_ROOM_FULL,
     ProtocolError,
 )
+from protocol.reactions import ReactionLog
 from protocol.roles import (
     CONTROL_COHOSTS,
     CONTROL_EVERYONE,
@@ -44,6 +45,7 @@ from protocol.roles import (
     USER_ACTOR_PREFIX,
 )
 from protocol.room_polls import RoomPolls
+from protocol.room_reactions import RoomReactions
 
 #: A room event class (see :mod:`protocol.events`).
 E = TypeVar("E", bound=ev.RoomEvent)
@@ -64,6 +66,8 @@ class RoomLimits:
         max_lead_ms: Largest lead of a scheduled play or seek, milliseconds.
         default_rtt_ms: RTT assumed for a participant not measured yet, milliseconds.
         max_chat_chars: Longest chat message, characters.
+        reaction_rate_per_s: Sustained reactions per second per person.
+        reaction_burst: Reactions a person may send at once.
     """
 
     max_participants: int = 500
@@ -75,6 +79,8 @@ class RoomLimits:
     max_lead_ms: float = 1_000.0
     default_rtt_ms: float = 200.0
     max_chat_chars: int = 2_000
+    reaction_rate_per_s: float = 2.0
+    reaction_burst: int = 5
 
 
 @dataclass(slots=True)
@@ -237,7 +243,7 @@ class _PendingPlay:
 
 
 @dataclass
-class Room(RoomPolls):
+class Room(RoomPolls, RoomReactions):
     """A live room.
 
     Args:
@@ -265,8 +271,10 @@ class Room(RoomPolls):
     _chat: deque[dict[str, Any]] = field(init=False)
     _pending: _PendingPlay | None = None
     polls: pl.PollBook = field(default_factory=pl.PollBook)
+    reactions: ReactionLog = field(init=False)
 
     def __post_init__(self) -> None:
+        self.reactions = ReactionLog(self.limits.reaction_rate_per_s, self.limits.reaction_burst)
         self._events = deque(maxlen=self.limits.resume_buffer)
         self._chat = deque(maxlen=self.limits.chat_history)
 
@@ -511,6 +519,8 @@ class Room(RoomPolls):
         polls = self.polls.next_deadline_ms()
         if polls is not None:
             deadlines.append(polls)
+        if self.reactions.flush_due_ms is not None:
+            deadlines.append(self.reactions.flush_due_ms)
         return min(deadlines, default=None)
 
     def expire(self, now_ms: float) -> list[ev.RoomEvent]:

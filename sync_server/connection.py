@@ -66,12 +66,13 @@ from protocol.errors import (
     close_reason,
 )
 from protocol.ratelimit import TokenBucket
+from protocol.reactions import BUCKET_S
 from protocol.room import Participant
 from protocol.tokens import (
     TYP_SESSION,
     issue_token,
 )
-from sync_server import polls
+from sync_server import polls, reactions
 from sync_server.control import CONTROL_PATH, handle_control_socket
 from sync_server.live_room import LiveRoom, chat_message_public
 from sync_server.outbox import Item, Outbox, OutboxOverflow
@@ -409,6 +410,8 @@ class Connection:
             case m.PollClose():
                 closed = await polls.close_poll(live, pid, msg.poll_id)
                 self.ack(msg.id, poll_id=msg.poll_id, seq=closed.seq)
+            case m.GetReactionTimeline():
+                await self.on_get_reaction_timeline(live, pid, msg)
             case m.GetState():
                 await self.on_get_state(live, pid, msg)
             case m.GetParticipants():
@@ -767,11 +770,19 @@ class Connection:
         self.ack(msg.id)
 
     async def on_reaction(self, live: LiveRoom, pid: str, msg: m.Reaction) -> None:
-        position = live.room.playback.position_at(self.server.now_ms())
-        live.send_all(
-            EncodedMessage(ev.Reaction(participant_id=pid, emoji=msg.emoji, position_s=position))
-        )
+        reaction, store_due = live.room.react(pid, msg.emoji, now_ms=self.server.now_ms())
+        live.send_all(EncodedMessage(reaction))
+        if store_due:
+            live.poke()
         self.ack(msg.id)
+
+    async def on_get_reaction_timeline(
+        self, live: LiveRoom, pid: str, msg: m.GetReactionTimeline
+    ) -> None:
+        key, counts = await reactions.timeline_of(live)
+        self.send_message(
+            ev.ReactionTimeline(request_id=msg.id, media_key=key, bucket_s=BUCKET_S, counts=counts)
+        )
 
     async def on_update_settings(self, live: LiveRoom, pid: str, msg: m.UpdateSettings) -> None:
         events = live.room.update_settings(

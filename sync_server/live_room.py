@@ -18,6 +18,7 @@ from protocol import events as ev
 from protocol.codec import EncodedMessage
 from protocol.room import Room
 from sync_server.polls import store_closed_polls
+from sync_server.reactions import store_reactions
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +117,16 @@ class LiveRoom:
                     )
                 if any(isinstance(e, ev.PollClosed) for e in events):
                     await self._store_closed_polls(events)
+                rows = self.room.reactions.take_due(now)
+                if rows:
+                    await self._store_reactions(rows)
+
+    async def _store_reactions(self, rows: list[dict[str, Any]]) -> None:
+        try:
+            await store_reactions(self.server, rows)
+        except Exception:
+            # Lost from the timeline, not from anyone's screen: they were shown.
+            logger.exception("room %s: storing %d reactions failed", self.code, len(rows))
 
     async def _store_closed_polls(self, events: list[ev.RoomEvent]) -> None:
         try:

@@ -248,6 +248,7 @@ MINIMAL: dict[str, dict[str, Any]] = {
     "poll_create": {"type": "poll_create", "question": "Pizza?", "options": ["yes", "no"]},
     "poll_vote": {"type": "poll_vote", "poll_id": 1, "choices": [0]},
     "poll_close": {"type": "poll_close", "poll_id": 1},
+    "get_reaction_timeline": {"type": "get_reaction_timeline"},
     "get_state": {"type": "get_state"},
     "get_participants": {"type": "get_participants"},
 }

@@ -311,6 +311,8 @@ async def observe_live_messages(tmp_path: Path) -> list[dict[str, Any]]:
                 await b.send({"type": "poll_vote", "id": "pv", "poll_id": poll_id, "choices": [0]})
                 await b.wait_for("poll_results")
                 await a.send({"type": "poll_close", "id": "px", "poll_id": poll_id})
+                await b.send({"type": "get_reaction_timeline", "id": "rt"})
+                await b.wait_for("reaction_timeline")
                 await a.send(
                     {"type": "update_settings", "id": "us", "settings": {"chat_enabled": False}}
                 )

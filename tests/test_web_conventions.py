@@ -397,6 +397,9 @@ async def test_openapi_document(web: WebHandle) -> None:
         ("GET", "/api/interactive/polls/{poll_id}/results/"),
         ("POST", "/api/interactive/polls/{poll_id}/respond/"),
         ("POST", "/api/interactive/polls/{poll_id}/close/"),
+        ("GET", "/api/interactive/parties/{party_id}/reactions/"),
+        ("GET", "/api/interactive/parties/{party_id}/reactions/timeline/"),
+        ("GET", "/api/interactive/videos/{video_id}/reactions/timeline/"),
     }
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     assert not re.search(r"https?://\w", response.text), "the document names an external URL"

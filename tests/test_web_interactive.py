@@ -121,3 +121,35 @@ async def test_bad_poll_requests(db_path: Path) -> None:
             404,
             "room_not_found",
         )
+
+
+async def test_reactions_over_rest(db_path: Path) -> None:
+    async with stack(db_path) as (srv, web):
+        owner, viewer = await web.register("Owner"), await web.register("Viewer")
+        room = await web.create_room(owner, media={"url": "https://example.org/v.mp4"})
+        code = room["code"]
+        async with srv.client(code, token=viewer["access"]) as member:
+            await member.request({"type": "reaction", "emoji": "😂"})
+        # Stored by the room's timer within a second; the party's list shows it then.
+        await srv.server.store_pending_reactions()
+        listed = (await web.client.get(f"/api/interactive/parties/{code}/reactions/")).json()
+        assert listed["count"] == 1
+        (reaction,) = listed["results"]
+        assert (reaction["emoji"], reaction["display_name"], reaction["position_s"]) == (
+            "😂",
+            "Viewer",
+            0.0,
+        )
+        timeline = (
+            await web.client.get(f"/api/interactive/parties/{code}/reactions/timeline/")
+        ).json()
+        assert timeline == {
+            "media_key": "url:https://example.org/v.mp4",
+            "bucket_s": 1,
+            "counts": [[0, "😂", 1]],
+        }
+        assert_error(
+            await web.client.get(f"/api/interactive/videos/{'0' * 32}/reactions/timeline/"),
+            404,
+            "video_not_found",
+        )

@@ -230,6 +230,7 @@ CLIENT: dict[str, dict[str, Any]] = {
     },
     "poll_vote": {"type": "poll_vote", "id": 26, "poll_id": 77, "choices": [1]},
     "poll_close": {"type": "poll_close", "id": 27, "poll_id": 77},
+    "get_reaction_timeline": {"type": "get_reaction_timeline", "id": 28},
     "get_state": {"type": "get_state", "id": 23},
     "get_participants": {"type": "get_participants", "id": 24},
 }
@@ -329,6 +330,13 @@ SERVER: dict[str, dict[str, Any]] = {
             results={"counts": [3, 5, 1], "voter_count": 9, "voters": None},
             anonymous=True,
         ),
+    },
+    "reaction_timeline": {
+        "type": "reaction_timeline",
+        "request_id": 28,
+        "media_key": "url:https://example.org/media/big-buck-bunny.mp4",
+        "bucket_s": 1,
+        "counts": [[12, "😂", 3], [13, "😂", 7], [13, "🎉", 1], [131, "🎉", 2]],
     },
     "ping_server": {"type": "ping", "nonce": 17, "server_time_ms": T0 + 130_000.25},
     "pong_server": {

@@ -1,4 +1,5 @@
-"""Polls over REST: list and open a party's polls, vote, read results, close.
+"""Polls and reactions over REST: list and open a party's polls, vote, read results,
+close; a party's reactions and the per-second reaction timeline of a media.
 
 Every action goes through ``RoomControl.interact``: the rules (the room's ``polls``
 setting, who may close, one vote per account, changing a vote) are the sync socket's,
@@ -22,16 +23,27 @@ from admin_app.core.caller import authenticate, require_caller
 from admin_app.core.errors import documents_errors
 from admin_app.core.openapi import BEARER, OPTIONAL_BEARER
 from admin_app.core.pagination import Page, PageQuery, page_of
-from admin_app.core.state import state
+from admin_app.core.state import WebState, state
+from admin_app.videos import service as videos
 from data import polls as poll_store
+from data import reactions as reaction_store
+from protocol.reactions import BUCKET_S, MAX_TIMELINE_ENTRIES, media_key
 
 from . import bp
-from .schemas import PollCreateIn, PollOut, PollRespondIn, PollVoteOut
+from .schemas import (
+    PollCreateIn,
+    PollOut,
+    PollRespondIn,
+    PollVoteOut,
+    ReactionOut,
+    TimelineOut,
+)
 from .service import (
     display_name,
     live_polls,
     party,
     poll_json,
+    reaction_json,
     require_entry,
     stored_poll,
 )
@@ -146,3 +158,59 @@ async def close(poll_id: int) -> dict[str, Any]:
     )
     row = await stored_poll(st, poll_id)
     return poll_json(row, result["poll"])
+
+
+async def _timeline(st: WebState, key: str | None) -> dict[str, Any]:
+    counts = (
+        []
+        if key is None
+        else await st.db.read(
+            lambda db: reaction_store.timeline(db, key, limit=MAX_TIMELINE_ENTRIES)
+        )
+    )
+    return {"media_key": key, "bucket_s": BUCKET_S, "counts": [list(c) for c in counts]}
+
+
+@bp.get("/parties/<party_id>/reactions/")
+@validate_querystring(PageQuery)
+@security_scheme(OPTIONAL_BEARER)
+@document_response(Page[ReactionOut], 200)
+@documents_errors(401, 403, 404, 422)
+async def list_reactions(party_id: str, query_args: PageQuery) -> dict[str, Any]:
+    """The party's reactions, newest first, paginated, each with the media position
+    (seconds) the server computed. Stored within a second of being sent."""
+    st = state()
+    caller = await authenticate(st)
+    ctx = await party(st, party_id, caller)
+    count, rows = await st.db.read(
+        lambda db: reaction_store.list_reactions(
+            db, ctx.code, offset=query_args.offset, limit=query_args.page_size
+        )
+    )
+    return page_of(count, [reaction_json(dict(r)) for r in rows], query_args)
+
+
+@bp.get("/parties/<party_id>/reactions/timeline/")
+@security_scheme(OPTIONAL_BEARER)
+@document_response(TimelineOut, 200)
+@documents_errors(401, 403, 404)
+async def party_timeline(party_id: str) -> dict[str, Any]:
+    """Reactions per second of the media the party plays now, summed over every room
+    that played it (`media_key` null without media)."""
+    st = state()
+    caller = await authenticate(st)
+    ctx = await party(st, party_id, caller)
+    return await _timeline(st, media_key(ctx.room["playback"].get("media")))
+
+
+@bp.get("/videos/<video_id>/reactions/timeline/")
+@security_scheme(OPTIONAL_BEARER)
+@document_response(TimelineOut, 200)
+@documents_errors(401, 403, 404)
+async def video_timeline(video_id: str) -> dict[str, Any]:
+    """Reactions per second of a library video over every room that played it (who may
+    see the video may see this)."""
+    st = state()
+    video = await videos.load_video(st, video_id)
+    videos.require_view(video, await videos.current_viewer(st))
+    return await _timeline(st, f"video:{video['id']}")

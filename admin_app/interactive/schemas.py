@@ -73,3 +73,25 @@ class PollVoteOut(BaseModel):
 
     poll_id: int
     choices: list[int]
+
+
+class ReactionOut(BaseModel):
+    """A stored reaction: who, what, and where in the media (seconds, server-computed)."""
+
+    id: int
+    party_id: str
+    participant_id: str
+    user_id: str | None
+    display_name: str
+    emoji: str
+    position_s: float
+    media_key: str = Field(description="`video:<id>` or `url:<url>`.")
+    created_at: datetime
+
+
+class TimelineOut(BaseModel):
+    """Reactions per second of one media: ``[second, emoji, count]`` triples."""
+
+    media_key: str | None
+    bucket_s: int
+    counts: list[tuple[int, str, int]]

@@ -96,3 +96,18 @@ def poll_json(row: StoredPoll, live: dict[str, Any] | None) -> dict[str, Any]:
 def live_polls(ctx: rooms.RoomContext) -> dict[int, dict[str, Any]]:
     """The room's open and recently closed polls by id."""
     return {int(p["id"]): p for p in ctx.room.get("polls", [])}
+
+
+def reaction_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored reaction as the API shows it."""
+    return {
+        "id": row["id"],
+        "party_id": row["room_code"],
+        "participant_id": row["participant_id"],
+        "user_id": row["user_id"],
+        "display_name": row["display_name"],
+        "emoji": row["emoji"],
+        "position_s": row["position_s"],
+        "media_key": row["media_key"],
+        "created_at": iso_ms(row["created_at_ms"]),
+    }

@@ -6,7 +6,9 @@ import sqlite_utils
 
 
 def migrate(db: sqlite_utils.Database) -> None:
-    """Create ``polls``: every poll of a room, with its final results once closed.
+    """Create ``polls``, ``reactions`` and ``reaction_timeline``.
+
+    ``polls``: every poll of a room, with its final results once closed.
 
     A row is written when the poll opens (its id is the poll's id on the socket) and
     completed when it closes: ``closed_at_ms``, ``close_reason`` (``closed`` or
@@ -15,6 +17,12 @@ def migrate(db: sqlite_utils.Database) -> None:
     ``participant_id``, ``user_id`` and ``name``). Votes of an open poll live in the
     room (and its snapshot), not here: a vote is never a write. Rows go with their
     room.
+
+    ``reactions``: every reaction made with media loaded, with the media position the
+    server computed (``position_s``) and its ``second`` bucket; rows go with their room.
+    ``reaction_timeline``: counts per media (``media_key``: ``video:<id>`` or
+    ``url:<url>``), second and emoji, summed over every room that played it; it
+    outlives rooms (it belongs to the video).
     """
     db.execute(
         """
@@ -40,3 +48,31 @@ def migrate(db: sqlite_utils.Database) -> None:
         """
     )
     db.execute("CREATE INDEX idx_polls_room ON polls (room_code, id)")
+    db.execute(
+        """
+        CREATE TABLE reactions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            room_code TEXT NOT NULL REFERENCES rooms(code) ON DELETE CASCADE,
+            media_key TEXT NOT NULL,
+            participant_id TEXT NOT NULL,
+            user_id TEXT,
+            display_name TEXT NOT NULL,
+            emoji TEXT NOT NULL,
+            position_s REAL NOT NULL CHECK (position_s >= 0),
+            second INTEGER NOT NULL CHECK (second >= 0),
+            created_at_ms INTEGER NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_reactions_room ON reactions (room_code, id)")
+    db.execute(
+        """
+        CREATE TABLE reaction_timeline (
+            media_key TEXT NOT NULL,
+            second INTEGER NOT NULL CHECK (second >= 0),
+            emoji TEXT NOT NULL,
+            count INTEGER NOT NULL CHECK (count > 0),
+            PRIMARY KEY (media_key, second, emoji)
+        ) WITHOUT ROWID
+        """
+    )
