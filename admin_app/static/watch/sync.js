@@ -299,6 +299,10 @@ export class SyncClient extends EventTarget {
     return ack;
   }
   pollClose(pollId) { return this.request({ type: "poll_close", poll_id: pollId }); }
+  /** React at the room's position now (the server computes it). */
+  react(emoji) { return this.request({ type: "reaction", emoji }); }
+  /** Counts per second of the current media: {media_key, bucket_s, counts}. */
+  reactionTimeline() { return this.request({ type: "get_reaction_timeline" }); }
   typing(typing) { return this.send({ type: "typing", typing }); }
   bufferState(buffering) { return this.send({ type: "buffer_state", buffering }); }
 

@@ -20,6 +20,7 @@ import {
 } from "./identity.js";
 import { PlayerController, isAllowedMediaUrl } from "./player.js";
 import { setupPolls } from "./polls.js";
+import { setupReactions } from "./reactions.js";
 import { CLOSE_FORBIDDEN, SessionStore, SyncClient } from "./sync.js";
 
 const $ = (id) => document.getElementById(id);
@@ -498,6 +499,7 @@ function ensureClient() {
   client.addEventListener("typing", (e) => renderTyping(e.detail));
   client.addEventListener("playback", renderPlayback);
   setupPolls(client);
+  setupReactions(client, video);
   client.addEventListener("tokenrejected", forgetToken);
   client.addEventListener("servererror", (e) => {
     // A refused hello is told by the close that follows (and a password or approval

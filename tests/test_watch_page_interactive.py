@@ -1,7 +1,8 @@
-"""Polls on the watch page, end to end: two pages (two people) in Chromium on the real
-web app and sync server. The host opens a poll from the form; a vote in one page shows
-in the other, a changed vote moves, closing disables the inputs everywhere. Waits are
-for page state (Playwright's ``expect``), never for time."""
+"""Polls and reactions on the watch page, end to end: two pages (two people) in
+Chromium on the real web app and sync server. The host opens a poll from the form; a
+vote in one page shows in the other, a changed vote moves, closing disables the inputs
+everywhere. A reaction in one page is drawn on the other's reaction strip and is there
+for a late joiner. Waits are for page state (Playwright's ``expect``), never for time."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import Browser, join, open_stack, run_in_browser
+from tests.browser import DEMO_MEDIA, Browser, join, open_stack, run_in_browser
 
 pytestmark = [
     pytest.mark.slow,
@@ -44,7 +45,7 @@ def _polls(browser: Browser, base: str) -> None:
     # Only those the room's "polls" setting allows see the form (default: co-hosts).
     expect(bob.locator("#poll-new")).to_be_hidden()
 
-    hostile = '<img src=x onerror=alert(1)> Next?'
+    hostile = "<img src=x onerror=alert(1)> Next?"
     alice.locator("#poll-new summary").click()
     alice.get_by_label("Question").fill(hostile)
     alice.get_by_label("Options, one a line (2 to 10)").fill("Sintel\nTears of Steel\n<b>x</b>")
@@ -82,4 +83,33 @@ def _polls(browser: Browser, base: str) -> None:
     late = carol.locator("#poll-list li.poll").first
     expect(late).to_have_attribute("data-status", "closed")
     expect(late.locator(".poll-count").nth(1)).to_have_text("2")
+    carol.wait_for_load_state("load")
+
+
+async def test_reactions_are_drawn_where_the_room_reacted(db_path: Path) -> None:
+    async with open_stack(db_path) as stack:
+        await stack.server.create_room("react-night", "React night", media=DEMO_MEDIA)
+        await run_in_browser(_reactions, stack.base_url)
+
+
+def _reactions(browser: Browser, base: str) -> None:
+    expect = _expect()
+    alice, bob = browser.new_user(), browser.new_user()
+    join(alice, base, "react-night", "Alice")
+    join(bob, base, "react-night", "Bob")
+    strip = alice.locator("#reaction-timeline")
+    expect(strip).to_have_attribute("data-total", "0")
+    bob.get_by_role("button", name="React laughing").click()
+    expect(alice.locator("#reaction-feed")).to_have_text("Bob 😂 at 0:00")
+    expect(strip).to_have_attribute("data-total", "1")
+    expect(strip).to_have_attribute(
+        "aria-label", "Where the room reacted: most at 0:00 (1 reactions)"
+    )
+    bob.get_by_role("button", name="React party").focus()
+    bob.keyboard.press("Enter")
+    expect(strip).to_have_attribute("data-total", "2")
+    # A late joiner gets the timeline from the server.
+    carol = browser.new_user()
+    join(carol, base, "react-night", "Carol")
+    expect(carol.locator("#reaction-timeline")).to_have_attribute("data-total", "2")
     carol.wait_for_load_state("load")
