@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, Protocol, TypedDict
 
 from .errors import (
+    E_ALREADY_VOTED,
     E_FORBIDDEN,
     E_INVALID_MESSAGE,
     E_NO_MEDIA,
@@ -21,6 +22,7 @@ from .errors import (
     E_POLL_CLOSED,
     E_ROOM_NOT_FOUND,
     E_SERVER_FULL,
+    E_STALE_QUEUE,
     WatchpartyError,
 )
 
@@ -39,6 +41,8 @@ CONTROL_ERROR_STATUS: dict[str, int] = {
     E_NO_MEDIA: 409,
     E_NOT_FOUND: 404,
     E_POLL_CLOSED: 409,
+    E_STALE_QUEUE: 409,
+    E_ALREADY_VOTED: 409,
     E_INVALID_MESSAGE: 422,
     E_SERVER_FULL: 503,
     E_UNAVAILABLE: 503,
@@ -48,7 +52,16 @@ CONTROL_ERROR_STATUS: dict[str, int] = {
 ACTIONS = ("play", "pause", "seek", "set_rate", "change_media")
 
 #: ``type`` values of the in-room actions :meth:`RoomControl.interact` applies.
-INTERACTIONS = ("poll_create", "poll_vote", "poll_close")
+INTERACTIONS = (
+    "poll_create",
+    "poll_vote",
+    "poll_close",
+    "queue_add",
+    "queue_remove",
+    "queue_move",
+    "queue_skip",
+    "vote_skip",
+)
 
 #: ``join_request.status`` values: a new request, or one its account took back.
 JOIN_REQUEST_STATUSES = ("pending", "withdrawn")
@@ -84,6 +97,7 @@ class LiveRoom(TypedDict):
         playback: Playback state (``Playback.to_dict()``: ``media``, ``paused``, ...).
         polls: Open and recently closed polls with their results now
             (``PollBook.public()``).
+        queue: The shared queue (``Room.queue_public()``).
         seq: Sequence number of the room's last event.
     """
 
@@ -97,6 +111,7 @@ class LiveRoom(TypedDict):
     participant_count: int
     playback: dict[str, Any]
     polls: list[dict[str, Any]]
+    queue: dict[str, Any]
     seq: int
 
 
@@ -145,7 +160,8 @@ class RoomControl(Protocol):
 
         Returns:
             ``poll_create`` and ``poll_close``: ``{"poll": <Poll>, "seq"}``;
-            ``poll_vote``: ``{"poll_id", "choices"}``.
+            ``poll_vote``: ``{"poll_id", "choices"}``; the queue actions:
+            ``{"seq", "queue"}``.
         """
         ...
 

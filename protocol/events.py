@@ -139,6 +139,25 @@ class PollClosed(RoomEvent):
         super().__init__(seq=seq, poll=poll)
 
 
+class QueueChanged(RoomEvent):
+    """The shared queue changed (``action``: ``add``, ``remove``, ``move``, ``skip``,
+    ``vote_skip``, ``advance``); ``queue`` is the whole queue after it."""
+
+    __slots__ = ()
+    type = "queue_changed"
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        action: str,
+        by: str | None,
+        item_id: int | None,
+        queue: dict[str, Any],
+    ) -> None:
+        super().__init__(seq=seq, action=action, by=by, item_id=item_id, queue=queue)
+
+
 #: Room event classes by wire type.
 ROOM_EVENTS: dict[str, type[RoomEvent]] = {
     cls.type: cls
@@ -154,6 +173,7 @@ ROOM_EVENTS: dict[str, type[RoomEvent]] = {
         SettingsChanged,
         PollOpened,
         PollClosed,
+        QueueChanged,
     )
 }
 

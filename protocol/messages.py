@@ -123,6 +123,8 @@ class RoomSettingsPatch(_Model):
         allow_guests: Whether guests (no account) may join.
         polls: Who may open polls: ``host``, ``cohosts`` (host and co-hosts) or
             ``everyone``.
+        voteskip_ratio: Share of the connected participants (above 0, at most 1)
+            whose ``vote_skip`` skips what plays.
     """
 
     control: Literal["host", "cohosts", "everyone"] | None = None
@@ -130,6 +132,7 @@ class RoomSettingsPatch(_Model):
     wait_for_everyone: bool | None = None
     allow_guests: bool | None = None
     polls: Literal["host", "cohosts", "everyone"] | None = None
+    voteskip_ratio: Annotated[float, Field(gt=0.0, le=1.0), AfterValidator(_finite)] | None = None
 
 
 class Resume(_Model):
@@ -348,6 +351,51 @@ class PollClose(_Model):
     poll_id: Annotated[int, Field(ge=1, le=MAX_INT)]
 
 
+class QueueAdd(_Model):
+    """Queue a media at the end: a URL (``media``) or a library video (``video_id``),
+    exactly one."""
+
+    type: Literal["queue_add"]
+    id: RequestId | None = None
+    media: Media | None = None
+    video_id: VideoId | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> QueueAdd:
+        if (self.media is None) == (self.video_id is None):
+            raise ValueError("give exactly one of media and video_id")
+        return self
+
+
+QueueItemId = Annotated[int, Field(ge=1, le=MAX_INT)]
+
+
+class QueueRemove(_Model):
+    type: Literal["queue_remove"]
+    id: RequestId | None = None
+    item_id: QueueItemId
+
+
+class QueueMove(_Model):
+    """Move a queued item to ``to_index`` (0: next), as of queue ``version``."""
+
+    type: Literal["queue_move"]
+    id: RequestId | None = None
+    item_id: QueueItemId
+    to_index: Annotated[int, Field(ge=0, le=10_000)]
+    version: Annotated[int, Field(ge=0, le=MAX_INT)]
+
+
+class QueueSkip(_Model):
+    type: Literal["queue_skip"]
+    id: RequestId | None = None
+
+
+class VoteSkip(_Model):
+    type: Literal["vote_skip"]
+    id: RequestId | None = None
+
+
 class GetReactionTimeline(_Model):
     """Ask for the reaction timeline of the media the room plays now."""
 
@@ -390,6 +438,11 @@ ClientMessage = Annotated[
     | PollVote
     | PollClose
     | GetReactionTimeline
+    | QueueAdd
+    | QueueRemove
+    | QueueMove
+    | QueueSkip
+    | VoteSkip
     | GetState
     | GetParticipants,
     Field(discriminator="type"),
@@ -425,6 +478,11 @@ CLIENT_TYPES: dict[str, type[_Model]] = {
         PollVote,
         PollClose,
         GetReactionTimeline,
+        QueueAdd,
+        QueueRemove,
+        QueueMove,
+        QueueSkip,
+        VoteSkip,
         GetState,
         GetParticipants,
     )
@@ -458,6 +516,7 @@ SERVER_TYPES = (
     "poll_results",
     "poll_closed",
     "reaction_timeline",
+    "queue_changed",
 )
 
 

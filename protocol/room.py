@@ -34,6 +34,7 @@ from protocol.errors import (
     E_ROOM_FULL,
     ProtocolError,
 )
+from protocol.queue import DEFAULT_VOTESKIP_RATIO, Queue
 from protocol.reactions import ReactionLog
 from protocol.roles import (
     CONTROL_COHOSTS,
@@ -45,6 +46,7 @@ from protocol.roles import (
     USER_ACTOR_PREFIX,
 )
 from protocol.room_polls import RoomPolls
+from protocol.room_queue import RoomQueue
 from protocol.room_reactions import RoomReactions
 
 #: A room event class (see :mod:`protocol.events`).
@@ -83,6 +85,10 @@ class RoomLimits:
     reaction_burst: int = 5
 
 
+_SETTING_NAMES: tuple[str, ...] = ("control", "chat_enabled", "wait_for_everyone")
+_SETTING_NAMES += ("allow_guests", "polls", "voteskip_ratio")
+
+
 @dataclass(slots=True)
 class RoomSettings:
     """Room settings (see :class:`protocol.messages.RoomSettingsPatch` for meanings)."""
@@ -92,6 +98,7 @@ class RoomSettings:
     wait_for_everyone: bool = False
     allow_guests: bool = True
     polls: str = CONTROL_COHOSTS
+    voteskip_ratio: float = DEFAULT_VOTESKIP_RATIO
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -100,6 +107,7 @@ class RoomSettings:
             "wait_for_everyone": self.wait_for_everyone,
             "allow_guests": self.allow_guests,
             "polls": self.polls,
+            "voteskip_ratio": self.voteskip_ratio,
         }
 
     @classmethod
@@ -111,7 +119,7 @@ class RoomSettings:
     def apply(self, patch: dict[str, Any]) -> dict[str, Any]:
         """Apply the non-``None`` fields of *patch*; return those that changed."""
         changed: dict[str, Any] = {}
-        for name in ("control", "chat_enabled", "wait_for_everyone", "allow_guests", "polls"):
+        for name in _SETTING_NAMES:
             value = patch.get(name)
             if value is not None and getattr(self, name) != value:
                 setattr(self, name, value)
@@ -243,7 +251,7 @@ class _PendingPlay:
 
 
 @dataclass
-class Room(RoomPolls, RoomReactions):
+class Room(RoomPolls, RoomReactions, RoomQueue):
     """A live room.
 
     Args:
@@ -272,6 +280,7 @@ class Room(RoomPolls, RoomReactions):
     _pending: _PendingPlay | None = None
     polls: pl.PollBook = field(default_factory=pl.PollBook)
     reactions: ReactionLog = field(init=False)
+    queue: Queue = field(default_factory=Queue)
 
     def __post_init__(self) -> None:
         self.reactions = ReactionLog(self.limits.reaction_rate_per_s, self.limits.reaction_burst)
@@ -334,6 +343,7 @@ class Room(RoomPolls, RoomReactions):
             "participants": self.public_participants(),
             "playback": self.playback.to_dict(),
             "polls": self.polls.public(),
+            "queue": self.queue_public(),
             "seq": self.seq,
         }
 
@@ -521,6 +531,9 @@ class Room(RoomPolls, RoomReactions):
             deadlines.append(polls)
         if self.reactions.flush_due_ms is not None:
             deadlines.append(self.reactions.flush_due_ms)
+        end = self.queue_end_ms()
+        if end is not None:
+            deadlines.append(end)
         return min(deadlines, default=None)
 
     def expire(self, now_ms: float) -> list[ev.RoomEvent]:
@@ -543,6 +556,7 @@ class Room(RoomPolls, RoomReactions):
             for p in self._blockers():
                 p.waitable = False
             events.extend(self._start_pending(now_ms, action="ready_timeout"))
+        events.extend(self.expire_queue(now_ms))
         return events
 
     # --- playback ---------------------------------------------------------------------
@@ -682,6 +696,11 @@ class Room(RoomPolls, RoomReactions):
             ProtocolError: ``forbidden``.
         """
         self._require_control(pid, "change_media")
+        self._load_media(media, now_ms)
+        return [self._playback_event("change_media", pid)]
+
+    def _load_media(self, media: dict[str, Any], now_ms: float) -> None:
+        """Load *media* paused at 0, at rate 1 (skip votes were for the old one)."""
         self._pending = None
         self.playback.media = dict(media)
         self.playback.rate = 1.0
@@ -689,9 +708,9 @@ class Room(RoomPolls, RoomReactions):
         self.playback.waiting = False
         self.playback.position_s = 0.0
         self.playback.server_time_ms = now_ms
+        self.queue.skip_votes.clear()
         for p in self.participants.values():
             p.drift_ms = None
-        return [self._playback_event("change_media", pid)]
 
     def set_buffering(self, pid: str, *, buffering: bool, now_ms: float) -> list[ev.RoomEvent]:
         """Record a participant's buffering state and apply wait-for-everyone.
@@ -908,6 +927,7 @@ class Room(RoomPolls, RoomReactions):
             "host_id": self.host_id,
             "banned": sorted(self.banned),
             "polls": self.polls.snapshot(),
+            "queue": self.queue.snapshot(),
             "participants": [
                 {
                     "id": p.id,
@@ -974,5 +994,6 @@ class Room(RoomPolls, RoomReactions):
         room.host_id = host if host in room.participants else None
         room.banned = set(state.get("banned", []))
         room.polls.restore(state.get("polls") or [])
+        room.queue = Queue.restore(state.get("queue"))
         room.dirty = False
         return room

@@ -72,7 +72,7 @@ from protocol.tokens import (
     TYP_SESSION,
     issue_token,
 )
-from sync_server import polls, reactions
+from sync_server import polls, queue, reactions
 from sync_server.control import CONTROL_PATH, handle_control_socket
 from sync_server.live_room import LiveRoom, chat_message_public
 from sync_server.outbox import Item, Outbox, OutboxOverflow
@@ -410,6 +410,8 @@ class Connection:
             case m.PollClose():
                 closed = await polls.close_poll(live, pid, msg.poll_id)
                 self.ack(msg.id, poll_id=msg.poll_id, seq=closed.seq)
+            case m.QueueAdd() | m.QueueRemove() | m.QueueMove() | m.QueueSkip() | m.VoteSkip():
+                await self.on_queue(live, pid, msg)
             case m.GetReactionTimeline():
                 await self.on_get_reaction_timeline(live, pid, msg)
             case m.GetState():
@@ -775,6 +777,11 @@ class Connection:
         if store_due:
             live.poke()
         self.ack(msg.id)
+
+    async def on_queue(self, live: LiveRoom, pid: str, msg: Any) -> None:
+        events = await queue.apply(live, pid, msg)
+        live.broadcast(events)
+        self.ack(msg.id, seq=live.room.seq, version=live.room.queue.version)
 
     async def on_get_reaction_timeline(
         self, live: LiveRoom, pid: str, msg: m.GetReactionTimeline

@@ -75,7 +75,8 @@ def room_detail(room: Room) -> LiveRoom:
 
     Returns:
         ``{"code", "name", "settings", "host_id", "owner_user_id", "created_at_ms",
-        "participants": [...], "participant_count", "playback": {...}, "polls": [...], "seq"}``;
+        "participants": [...], "participant_count", "playback": {...}, "polls": [...],
+        "queue": {...}, "seq"}``;
         ``participant_count`` counts connected participants.
     """
     return {
@@ -89,6 +90,7 @@ def room_detail(room: Room) -> LiveRoom:
         "participant_count": room.connected_count(),
         "playback": room.playback.to_dict(),
         "polls": room.polls.public(),
+        "queue": room.queue_public(),
         "seq": room.seq,
     }
 
@@ -186,7 +188,7 @@ class LocalRoomControl:
     ) -> dict[str, Any]:
         """Apply an in-room action as *user_id*, exactly as the socket would (the same
         message model validates it, the same rules apply)."""
-        from sync_server import polls
+        from sync_server import polls, queue
 
         live = self._live(code)
         kind = action.get("type")
@@ -213,9 +215,12 @@ class LocalRoomControl:
             if isinstance(msg, m.PollVote):
                 polls.vote_poll(live, pid, msg.poll_id, msg.choices, name=name)
                 return {"poll_id": msg.poll_id, "choices": sorted(msg.choices)}
-            assert isinstance(msg, m.PollClose)
-            closed = await polls.close_poll(live, pid, msg.poll_id)
-            return {"poll": closed["poll"], "seq": closed.seq}
+            if isinstance(msg, m.PollClose):
+                closed = await polls.close_poll(live, pid, msg.poll_id)
+                return {"poll": closed["poll"], "seq": closed.seq}
+            events = await queue.apply(live, pid, msg, name=name)
+            live.broadcast(events)
+            return {"seq": live.room.seq, "queue": live.room.queue_public()}
         except ProtocolError as exc:
             raise _to_control_error(exc) from None
 

@@ -249,6 +249,11 @@ MINIMAL: dict[str, dict[str, Any]] = {
     "poll_vote": {"type": "poll_vote", "poll_id": 1, "choices": [0]},
     "poll_close": {"type": "poll_close", "poll_id": 1},
     "get_reaction_timeline": {"type": "get_reaction_timeline"},
+    "queue_add": {"type": "queue_add", "media": {"url": "https://example.org/next.mp4"}},
+    "queue_remove": {"type": "queue_remove", "item_id": 1},
+    "queue_move": {"type": "queue_move", "item_id": 1, "to_index": 0, "version": 3},
+    "queue_skip": {"type": "queue_skip"},
+    "vote_skip": {"type": "vote_skip"},
     "get_state": {"type": "get_state"},
     "get_participants": {"type": "get_participants"},
 }

@@ -313,6 +313,10 @@ async def observe_live_messages(tmp_path: Path) -> list[dict[str, Any]]:
                 await a.send({"type": "poll_close", "id": "px", "poll_id": poll_id})
                 await b.send({"type": "get_reaction_timeline", "id": "rt"})
                 await b.wait_for("reaction_timeline")
+                await b.send(
+                    {"type": "queue_add", "id": "qa", "media": {"url": "https://example.org/n.mp4"}}
+                )
+                await b.wait_for("queue_changed")
                 await a.send(
                     {"type": "update_settings", "id": "us", "settings": {"chat_enabled": False}}
                 )
