@@ -62,6 +62,7 @@ SETTINGS = {
     "wait_for_everyone": False,
     "allow_guests": True,
     "polls": "cohosts",
+    "voteskip_ratio": 0.5,
 }
 
 
@@ -107,6 +108,21 @@ def chat(**changes: Any) -> dict[str, Any]:
     }
     body.update(changes)
     return body
+
+
+QUEUE_ITEM = {
+    "id": 4,
+    "media": {
+        "url": "https://example.org/media/sintel.mp4",
+        "title": "Sintel",
+        "duration_s": 888.0,
+    },
+    "added_by": BOB,
+    "added_by_name": "Bob",
+    "added_at_ms": T0 + 160_000.0,
+}
+QUEUE = {"version": 8, "items": [QUEUE_ITEM], "skip_votes": 0, "skip_needed": 1}
+EMPTY_QUEUE = {"version": 0, "items": [], "skip_votes": 0, "skip_needed": 1}
 
 
 def poll(**changes: Any) -> dict[str, Any]:
@@ -231,6 +247,19 @@ CLIENT: dict[str, dict[str, Any]] = {
     "poll_vote": {"type": "poll_vote", "id": 26, "poll_id": 77, "choices": [1]},
     "poll_close": {"type": "poll_close", "id": 27, "poll_id": 77},
     "get_reaction_timeline": {"type": "get_reaction_timeline", "id": 28},
+    "queue_add": {
+        "type": "queue_add",
+        "id": 29,
+        "media": {
+            "url": "https://example.org/media/sintel.mp4",
+            "title": "Sintel",
+            "duration_s": 888.0,
+        },
+    },
+    "queue_move": {"type": "queue_move", "id": 30, "item_id": 4, "to_index": 0, "version": 7},
+    "queue_remove": {"type": "queue_remove", "id": 31, "item_id": 4},
+    "queue_skip": {"type": "queue_skip", "id": 32},
+    "vote_skip": {"type": "vote_skip", "id": 33},
     "get_state": {"type": "get_state", "id": 23},
     "get_participants": {"type": "get_participants", "id": 24},
 }
@@ -255,6 +284,7 @@ SERVER: dict[str, dict[str, Any]] = {
         "room": dict(ROOM),
         "participants": [participant(ALICE, "Alice", "host")],
         "polls": [poll()],
+        "queue": dict(EMPTY_QUEUE),
         "playback": playback(paused=True, position_s=0.0, server_time_ms=T0 - 3_600_000.0, seq=0),
         "seq": 3,
         "limits": {
@@ -331,6 +361,14 @@ SERVER: dict[str, dict[str, Any]] = {
             anonymous=True,
         ),
     },
+    "queue_changed": {
+        "type": "queue_changed",
+        "seq": 47,
+        "action": "add",
+        "by": BOB,
+        "item_id": 4,
+        "queue": dict(QUEUE),
+    },
     "reaction_timeline": {
         "type": "reaction_timeline",
         "request_id": 28,
@@ -356,6 +394,7 @@ SERVER: dict[str, dict[str, Any]] = {
         ],
         "playback": playback(),
         "polls": [],
+        "queue": dict(QUEUE),
         "seq": 44,
     },
     "participants": {
