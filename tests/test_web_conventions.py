@@ -400,6 +400,12 @@ async def test_openapi_document(web: WebHandle) -> None:
         ("GET", "/api/interactive/parties/{party_id}/reactions/"),
         ("GET", "/api/interactive/parties/{party_id}/reactions/timeline/"),
         ("GET", "/api/interactive/videos/{video_id}/reactions/timeline/"),
+        ("GET", "/api/interactive/parties/{party_id}/queue/"),
+        ("POST", "/api/interactive/parties/{party_id}/queue/"),
+        ("DELETE", "/api/interactive/parties/{party_id}/queue/{item_id}/"),
+        ("POST", "/api/interactive/parties/{party_id}/queue/{item_id}/move/"),
+        ("POST", "/api/interactive/parties/{party_id}/queue/skip/"),
+        ("POST", "/api/interactive/parties/{party_id}/queue/vote-skip/"),
     }
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     assert not re.search(r"https?://\w", response.text), "the document names an external URL"

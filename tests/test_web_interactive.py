@@ -153,3 +153,74 @@ async def test_reactions_over_rest(db_path: Path) -> None:
             404,
             "video_not_found",
         )
+
+
+async def test_queue_over_rest(db_path: Path) -> None:
+    async with stack(db_path) as (srv, web):
+        owner, viewer = await web.register("Owner"), await web.register("Viewer")
+        room = await web.create_room(owner, media={"url": "https://example.org/v.mp4"})
+        code = room["code"]
+        base = f"/api/interactive/parties/{code}/queue/"
+        async with (
+            srv.client(code, token=owner["access"]),
+            srv.client(code, token=viewer["access"]) as member,
+        ):
+            added = await web.client.post(
+                base,
+                json={"url": "https://example.org/a.mp4", "title": "A", "duration_s": 5.0},
+                headers=auth(viewer),
+            )
+            assert added.status_code == 201, added.text
+            queue = added.json()["queue"]
+            assert [i["media"]["title"] for i in queue["items"]] == ["A"]
+            assert queue["items"][0]["added_by_name"] == "Viewer"
+            event = await member.wait_for("queue_changed")
+            assert event["seq"] == added.json()["seq"]
+            b = await web.client.post(base, json={"url": "/static/b.webm"}, headers=auth(owner))
+            b_id = b.json()["queue"]["items"][-1]["id"]
+            version = b.json()["queue"]["version"]
+
+            for bad in (
+                {"url": "javascript:alert(1)"},
+                {"url": "https://example.org/x.mp4", "video_id": "0" * 32},
+                {},
+            ):
+                assert_error(await web.client.post(base, json=bad, headers=auth(owner)), 422)
+            assert_error(
+                await web.client.post(base, json={"video_id": "0" * 32}, headers=auth(owner)),
+                404,
+                "not_found",
+            )
+            move = f"{base}{b_id}/move/"
+            stale = await web.client.post(
+                move, json={"to_index": 0, "version": version - 1}, headers=auth(owner)
+            )
+            assert_error(stale, 409, "stale_queue")
+            assert_error(
+                await web.client.post(
+                    move, json={"to_index": 0, "version": version}, headers=auth(viewer)
+                ),
+                403,
+                "forbidden",
+            )
+            moved = await web.client.post(
+                move, json={"to_index": 0, "version": version}, headers=auth(owner)
+            )
+            assert [i["media"]["url"] for i in moved.json()["queue"]["items"]] == [
+                "/static/b.webm",
+                "https://example.org/a.mp4",
+            ]
+            assert_error(
+                await web.client.delete(f"{base}{b_id}/", headers=auth(viewer)), 403, "forbidden"
+            )
+            # Two connected, ratio 0.5: one vote skips; a second vote is refused.
+            voted = await web.client.post(f"{base}vote-skip/", headers=auth(viewer))
+            assert voted.status_code == 200, voted.text
+            playback = await member.wait_for("playback", lambda m: m["action"] == "vote_skip")
+            assert playback["state"]["media"]["url"] == "/static/b.webm"
+            skipped = await web.client.post(f"{base}skip/", headers=auth(owner))
+            assert skipped.json()["queue"]["items"] == []
+            assert_error(await web.client.post(f"{base}skip/", headers=auth(owner)), 422)
+            assert (await web.client.get(base)).json()["version"] == skipped.json()["queue"][
+                "version"
+            ]

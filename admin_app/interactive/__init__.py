@@ -1,5 +1,6 @@
 """The interactive domain: what people do together in a room beyond watching, over
-REST (``/api/interactive/``): polls, and reactions on the media timeline.
+REST (``/api/interactive/``): polls, reactions on the media timeline, and the shared
+queue.
 
 Rooms are "parties" in these paths (``/api/interactive/parties/{party_id}/...``, the
 party id being the room code), as in the Watch Party API. Live state and its rules

@@ -35,6 +35,10 @@ from .schemas import (
     PollOut,
     PollRespondIn,
     PollVoteOut,
+    QueueAddIn,
+    QueueChangeOut,
+    QueueMoveIn,
+    QueueOut,
     ReactionOut,
     TimelineOut,
 )
@@ -214,3 +218,77 @@ async def video_timeline(video_id: str) -> dict[str, Any]:
     video = await videos.load_video(st, video_id)
     videos.require_view(video, await videos.current_viewer(st))
     return await _timeline(st, f"video:{video['id']}")
+
+
+async def _queue_action(party_id: str, action: dict[str, Any]) -> dict[str, Any]:
+    st = state()
+    caller = await require_caller(st)
+    ctx = await party(st, party_id, caller)
+    require_entry(ctx, caller)
+    result = await st.rooms.interact(
+        ctx.code, user_id=caller.user_id, name=display_name(caller), action=action
+    )
+    return {"seq": result["seq"], "queue": result["queue"]}
+
+
+@bp.get("/parties/<party_id>/queue/")
+@security_scheme(OPTIONAL_BEARER)
+@document_response(QueueOut, 200)
+@documents_errors(401, 403, 404)
+async def get_queue(party_id: str) -> dict[str, Any]:
+    """The party's shared queue: what plays after the current media, next first."""
+    st = state()
+    caller = await authenticate(st)
+    ctx = await party(st, party_id, caller)
+    queue: dict[str, Any] = ctx.room["queue"]
+    return queue
+
+
+@bp.post("/parties/<party_id>/queue/")
+@validate_request(QueueAddIn)
+@security_scheme(BEARER)
+@document_response(QueueChangeOut, 201)
+@documents_errors(400, 401, 403, 404, 413, 415, 422)
+async def queue_add(party_id: str, data: QueueAddIn) -> tuple[dict[str, Any], int]:
+    """Queue a media at the end (anyone in the party; at most 100 items): an http(s)
+    URL or path, or a library video rooms may play (404 `not_found` otherwise)."""
+    return await _queue_action(party_id, data.action()), 201
+
+
+@bp.delete("/parties/<string:party_id>/queue/<int:item_id>/")
+@security_scheme(BEARER)
+@document_response(QueueChangeOut, 200)
+@documents_errors(401, 403, 404)
+async def queue_remove(party_id: str, item_id: int) -> dict[str, Any]:
+    """Remove a queued item: one's own, or any for the host, owner and co-hosts."""
+    return await _queue_action(party_id, {"type": "queue_remove", "item_id": item_id})
+
+
+@bp.post("/parties/<string:party_id>/queue/<int:item_id>/move/")
+@validate_request(QueueMoveIn)
+@security_scheme(BEARER)
+@document_response(QueueChangeOut, 200)
+@documents_errors(400, 401, 403, 404, 409, 413, 415, 422)
+async def queue_move(party_id: str, item_id: int, data: QueueMoveIn) -> dict[str, Any]:
+    """Move a queued item (who may control playback). The request names the queue
+    `version` it was made against: 409 `stale_queue` when it changed since."""
+    action = {"type": "queue_move", "item_id": item_id, **data.model_dump()}
+    return await _queue_action(party_id, action)
+
+
+@bp.post("/parties/<party_id>/queue/skip/")
+@security_scheme(BEARER)
+@document_response(QueueChangeOut, 200)
+@documents_errors(401, 403, 404, 422)
+async def queue_skip(party_id: str) -> dict[str, Any]:
+    """Play the next queued item now (who may control playback)."""
+    return await _queue_action(party_id, {"type": "queue_skip"})
+
+
+@bp.post("/parties/<party_id>/queue/vote-skip/")
+@security_scheme(BEARER)
+@document_response(QueueChangeOut, 200)
+@documents_errors(401, 403, 404, 409, 422)
+async def vote_skip(party_id: str) -> dict[str, Any]:
+    """Vote to skip what plays (once per item and account: 409 `already_voted`)."""
+    return await _queue_action(party_id, {"type": "vote_skip"})

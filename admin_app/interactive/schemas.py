@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from admin_app.core.schemas import Body
 from protocol import polls
@@ -95,3 +95,69 @@ class TimelineOut(BaseModel):
     media_key: str | None
     bucket_s: int
     counts: list[tuple[int, str, int]]
+
+
+#: What a player can load: http(s) URLs and paths on the web app (as the socket).
+MEDIA_URL_PATTERN = r"^(https?://|/)[^\s\x00-\x1f\x7f]*$"
+
+
+class QueueAddIn(Body):
+    """A media to queue: ``url`` (with ``title``, ``duration_s`` seconds) or a library
+    ``video_id``, exactly one."""
+
+    url: Annotated[str, Field(min_length=1, max_length=2048, pattern=MEDIA_URL_PATTERN)] | None = (
+        None
+    )
+    title: Annotated[str, Field(max_length=200)] = ""
+    duration_s: float | None = Field(None, ge=0.0, le=10_000_000.0)
+    video_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> QueueAddIn:
+        if (self.url is None) == (self.video_id is None):
+            raise ValueError("give exactly one of url and video_id")
+        return self
+
+    def action(self) -> dict[str, Any]:
+        if self.video_id is not None:
+            return {"type": "queue_add", "video_id": self.video_id}
+        media = {"url": self.url, "title": self.title, "duration_s": self.duration_s}
+        return {"type": "queue_add", "media": media}
+
+
+class QueueMoveIn(Body):
+    """Where to move an item (0: next), and the queue version the move was made against."""
+
+    to_index: int = Field(ge=0, le=10_000)
+    version: int = Field(ge=0, le=2**63 - 1)
+
+
+class QueueMediaOut(BaseModel):
+    url: str
+    title: str
+    duration_s: float | None = None
+    video_id: str | None = None
+
+
+class QueueItemOut(BaseModel):
+    id: int
+    media: QueueMediaOut
+    added_by: str
+    added_by_name: str
+    added_at_ms: float
+
+
+class QueueOut(BaseModel):
+    """The shared queue: what plays after the current media, next first."""
+
+    version: int
+    items: list[QueueItemOut]
+    skip_votes: int
+    skip_needed: int
+
+
+class QueueChangeOut(BaseModel):
+    """The room's sequence number after a queue change, and the queue."""
+
+    seq: int
+    queue: QueueOut
