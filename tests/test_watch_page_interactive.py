@@ -113,3 +113,38 @@ def _reactions(browser: Browser, base: str) -> None:
     join(carol, base, "react-night", "Carol")
     expect(carol.locator("#reaction-timeline")).to_have_attribute("data-total", "2")
     carol.wait_for_load_state("load")
+
+
+async def test_the_queue_advances_in_both_pages(db_path: Path) -> None:
+    async with open_stack(db_path) as stack:
+        await stack.server.create_room("queue-night", "Queue night", media=DEMO_MEDIA)
+        await run_in_browser(_queue, stack.base_url)
+
+
+def _queue(browser: Browser, base: str) -> None:
+    expect = _expect()
+    alice, bob = browser.new_user(), browser.new_user()
+    join(alice, base, "queue-night", "Alice")
+    join(bob, base, "queue-night", "Bob")
+    for title in ("First <i>one</i>", "Second"):
+        alice.get_by_label("Add a video URL").fill("/static/demo/demo.webm")
+        alice.get_by_label("Title", exact=True).last.fill(title)
+        alice.get_by_role("button", name="Add to queue").click()
+        expect(bob.locator("#queue-list li").last).to_contain_text(title)
+    assert bob.locator("#queue-list i").count() == 0
+    expect(bob.locator("#queue-list li")).to_have_count(2)
+    # Bob may not reorder or skip (control: co-hosts); Alice moves "Second" up.
+    expect(bob.get_by_role("button", name="Skip now")).to_be_hidden()
+    alice.get_by_role("button", name="Move Second up").click()
+    expect(bob.locator("#queue-list li").first).to_contain_text("Second")
+
+    # Two people, ratio 0.5: Bob's vote is enough; both pages move on.
+    bob.get_by_role("button", name="Vote to skip").click()
+    for page in (alice, bob):
+        expect(page.locator("#media-title")).to_have_text("Second")
+        expect(page.locator("#queue-list li")).to_have_count(1)
+    alice.get_by_role("button", name="Skip now").click()
+    for page in (alice, bob):
+        expect(page.locator("#media-title")).to_have_text("First <i>one</i>")
+        expect(page.locator("#queue-empty")).to_be_visible()
+    bob.wait_for_load_state("load")

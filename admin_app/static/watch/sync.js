@@ -62,7 +62,7 @@ const SLEEP_GAP_MS = 5_000;
 const EVENT_TYPES = new Set([
   "participant_joined", "participant_left", "participant_updated", "host_changed",
   "playback", "chat_message", "chat_edited", "chat_deleted", "settings_changed",
-  "poll_opened", "poll_closed",
+  "poll_opened", "poll_closed", "queue_changed",
 ]);
 
 /** Stores the resume session of a room in the tab's sessionStorage (PROTOCOL.md 11). */
@@ -131,6 +131,7 @@ export class SyncClient extends EventTarget {
     this.chat = [];
     this.polls = new Map(); // poll id -> poll (open and recently closed), with results
     this.pollVotes = new Map(); // poll id -> our choices
+    this.queue = { version: 0, items: [], skip_votes: 0, skip_needed: 1 };
     this.limits = {};
     this.lastDriftMs = null; // as the server judged our last position report
     this.corrections = { seek: 0, rate: 0 };
@@ -299,6 +300,15 @@ export class SyncClient extends EventTarget {
     return ack;
   }
   pollClose(pollId) { return this.request({ type: "poll_close", poll_id: pollId }); }
+  /** Queue a media ({url, title, duration_s}) at the end. */
+  queueAdd(media) { return this.request({ type: "queue_add", media }); }
+  queueRemove(itemId) { return this.request({ type: "queue_remove", item_id: itemId }); }
+  /** Move an item, as of the queue version we show (a stale one is refused). */
+  queueMove(itemId, toIndex) {
+    return this.request({ type: "queue_move", item_id: itemId, to_index: toIndex, version: this.queue.version });
+  }
+  queueSkip() { return this.request({ type: "queue_skip" }); }
+  voteSkip() { return this.request({ type: "vote_skip" }); }
   /** React at the room's position now (the server computes it). */
   react(emoji) { return this.request({ type: "reaction", emoji }); }
   /** Counts per second of the current media: {media_key, bucket_s, counts}. */
@@ -678,6 +688,7 @@ export class SyncClient extends EventTarget {
         this._emit("participants");
         this._emit("settings");
         this._emit("polls", { pollId: null });
+        this._emit("queue");
         break;
       default:
         break;
@@ -729,6 +740,7 @@ export class SyncClient extends EventTarget {
     this._emit("participants");
     this._emit("chat", { kind: "reset" });
     this._emit("polls", { pollId: null });
+    this._emit("queue");
     this._emit("playback", { state: this.playback, previous: null, action: msg.resumed ? "resume_session" : "welcome", by: null });
   }
 
@@ -741,6 +753,7 @@ export class SyncClient extends EventTarget {
     this.settings = msg.room ? { ...msg.room.settings } : {};
     // Servers before polls send no "polls": keep none.
     this.polls = new Map((msg.polls || []).map((p) => [p.id, p]));
+    if (msg.queue) this.queue = msg.queue;
   }
 
   async _resync() {
@@ -801,6 +814,10 @@ export class SyncClient extends EventTarget {
         this.polls.set(msg.poll.id, msg.poll);
         if (msg.type === "poll_closed") this.pollVotes.delete(msg.poll.id);
         this._emit("polls", { pollId: msg.poll.id });
+        break;
+      case "queue_changed":
+        this.queue = msg.queue;
+        this._emit("queue", msg);
         break;
       default:
         break;

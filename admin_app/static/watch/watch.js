@@ -18,8 +18,9 @@ import {
   leaveRoomApi, pendingCreate, roomDetailApi, setPendingCreate, storedName, storedToken, storeName,
   storeToken, videosApi,
 } from "./identity.js";
-import { PlayerController, isAllowedMediaUrl } from "./player.js";
+import { PlayerController, isAllowedMediaUrl, probeDuration } from "./player.js";
 import { setupPolls } from "./polls.js";
+import { setupQueue } from "./queue.js";
 import { setupReactions } from "./reactions.js";
 import { CLOSE_FORBIDDEN, SessionStore, SyncClient } from "./sync.js";
 
@@ -374,24 +375,6 @@ async function control(action) {
   }
 }
 
-/** The duration of a media URL from its metadata, or null (after at most 5 s). */
-function probeDuration(url) {
-  return new Promise((resolve) => {
-    const probe = document.createElement("video");
-    probe.preload = "metadata";
-    probe.muted = true;
-    const done = (value) => {
-      clearTimeout(timer);
-      probe.removeAttribute("src");
-      probe.load();
-      resolve(value);
-    };
-    const timer = setTimeout(() => done(null), 5000);
-    probe.addEventListener("loadedmetadata", () => done(Number.isFinite(probe.duration) ? probe.duration : null), { once: true });
-    probe.addEventListener("error", () => done(null), { once: true });
-    probe.src = url;
-  });
-}
 
 function roomPosition() {
   const s = client.playback;
@@ -500,6 +483,7 @@ function ensureClient() {
   client.addEventListener("playback", renderPlayback);
   setupPolls(client);
   setupReactions(client, video);
+  setupQueue(client);
   client.addEventListener("tokenrejected", forgetToken);
   client.addEventListener("servererror", (e) => {
     // A refused hello is told by the close that follows (and a password or approval
