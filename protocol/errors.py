@@ -83,6 +83,7 @@ E_INTERNAL = "internal_error"
 E_POLL_CLOSED = "poll_closed"  # a vote on or close of a poll that has closed
 E_STALE_QUEUE = "stale_queue"  # a reorder made against an older queue version
 E_ALREADY_VOTED = "already_voted"  # a second skip vote of one person on one item
+E_MUTED = "muted"  # a muted person's chat, reaction or vote
 
 ERROR_CODES: dict[str, str] = {
     E_BAD_FRAME: "the frame could not be decoded in the connection's encoding",
@@ -106,6 +107,7 @@ ERROR_CODES: dict[str, str] = {
     E_POLL_CLOSED: "the poll is closed: no more votes",
     E_STALE_QUEUE: "the queue changed since the version the request names",
     E_ALREADY_VOTED: "you already voted to skip this item",
+    E_MUTED: "you are muted in this room: no chat, reactions or votes",
 }
 
 

@@ -158,6 +158,33 @@ class QueueChanged(RoomEvent):
         super().__init__(seq=seq, action=action, by=by, item_id=item_id, queue=queue)
 
 
+class Moderation(RoomEvent):
+    """A person was muted, unmuted, banned or unbanned (``action``); ``until_ms`` is
+    when it ends (server clock, milliseconds) or null until lifted."""
+
+    __slots__ = ()
+    type = "moderation"
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        action: str,
+        by: str,
+        participant_id: str | None,
+        user_id: str | None,
+        until_ms: float | None,
+    ) -> None:
+        super().__init__(
+            seq=seq,
+            action=action,
+            by=by,
+            participant_id=participant_id,
+            user_id=user_id,
+            until_ms=until_ms,
+        )
+
+
 #: Room event classes by wire type.
 ROOM_EVENTS: dict[str, type[RoomEvent]] = {
     cls.type: cls
@@ -174,6 +201,7 @@ ROOM_EVENTS: dict[str, type[RoomEvent]] = {
         PollOpened,
         PollClosed,
         QueueChanged,
+        Moderation,
     )
 }
 

@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from protocol import polls
+from protocol import moderation, polls
 from protocol.errors import E_INVALID_MESSAGE, E_UNKNOWN_TYPE, ProtocolError
 
 #: Protocol version spoken by this code. A ``hello`` with another version is refused
@@ -125,6 +125,10 @@ class RoomSettingsPatch(_Model):
             ``everyone``.
         voteskip_ratio: Share of the connected participants (above 0, at most 1)
             whose ``vote_skip`` skips what plays.
+        slow_mode_s: Least seconds between two chat messages of one person (0: off;
+            moderators and above are exempt). Changing it needs ``slow_mode``.
+        permissions: The least role for each moderation action (``mute``, ``ban``,
+            ``slow_mode``, ``delete_chat``); the actions given replace theirs.
     """
 
     control: Literal["host", "cohosts", "everyone"] | None = None
@@ -133,6 +137,17 @@ class RoomSettingsPatch(_Model):
     allow_guests: bool | None = None
     polls: Literal["host", "cohosts", "everyone"] | None = None
     voteskip_ratio: Annotated[float, Field(gt=0.0, le=1.0), AfterValidator(_finite)] | None = None
+    slow_mode_s: (
+        Annotated[float, Field(ge=0.0, le=moderation.MAX_SLOW_MODE_S), AfterValidator(_finite)]
+        | None
+    ) = None
+    permissions: (
+        dict[
+            Literal["mute", "ban", "slow_mode", "delete_chat"],
+            Literal["host", "cohost", "moderator", "viewer"],
+        ]
+        | None
+    ) = None
 
 
 class Resume(_Model):
@@ -276,7 +291,7 @@ class SetRole(_Model):
     type: Literal["set_role"]
     id: RequestId | None = None
     participant_id: Annotated[str, Field(min_length=1, max_length=64)]
-    role: Literal["host", "cohost", "viewer"]
+    role: Literal["host", "cohost", "moderator", "viewer"]
 
 
 class Kick(_Model):
@@ -396,6 +411,46 @@ class VoteSkip(_Model):
     id: RequestId | None = None
 
 
+Sanction = Annotated[float, Field(ge=1.0, le=moderation.MAX_SANCTION_S), AfterValidator(_finite)]
+ParticipantRef = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class Mute(_Model):
+    """Mute a participant (no chat, reactions or votes) for ``duration_s`` seconds, or
+    until ``unmute``."""
+
+    type: Literal["mute"]
+    id: RequestId | None = None
+    participant_id: ParticipantRef
+    duration_s: Sanction | None = None
+
+
+class Unmute(_Model):
+    """Lift a mute: ``participant_id`` is a participant id or ``user:<account id>``."""
+
+    type: Literal["unmute"]
+    id: RequestId | None = None
+    participant_id: Annotated[str, Field(min_length=1, max_length=80)]
+
+
+class Ban(_Model):
+    """Remove a participant and bar its account and session for ``duration_s``
+    seconds, or until ``unban``."""
+
+    type: Literal["ban"]
+    id: RequestId | None = None
+    participant_id: ParticipantRef
+    duration_s: Sanction | None = None
+
+
+class Unban(_Model):
+    """Lift a ban held under ``key``: a participant id or ``user:<account id>``."""
+
+    type: Literal["unban"]
+    id: RequestId | None = None
+    key: Annotated[str, Field(min_length=1, max_length=80)]
+
+
 class GetReactionTimeline(_Model):
     """Ask for the reaction timeline of the media the room plays now."""
 
@@ -443,6 +498,10 @@ ClientMessage = Annotated[
     | QueueMove
     | QueueSkip
     | VoteSkip
+    | Mute
+    | Unmute
+    | Ban
+    | Unban
     | GetState
     | GetParticipants,
     Field(discriminator="type"),
@@ -483,6 +542,10 @@ CLIENT_TYPES: dict[str, type[_Model]] = {
         QueueMove,
         QueueSkip,
         VoteSkip,
+        Mute,
+        Unmute,
+        Ban,
+        Unban,
         GetState,
         GetParticipants,
     )
@@ -517,6 +580,7 @@ SERVER_TYPES = (
     "poll_closed",
     "reaction_timeline",
     "queue_changed",
+    "moderation",
 )
 
 

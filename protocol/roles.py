@@ -7,8 +7,9 @@ from __future__ import annotations
 
 ROLE_HOST = "host"
 ROLE_COHOST = "cohost"
+ROLE_MODERATOR = "moderator"  # between co-host and viewer: moderates, does not control
 ROLE_VIEWER = "viewer"
-ROLES = (ROLE_HOST, ROLE_COHOST, ROLE_VIEWER)
+ROLES = (ROLE_HOST, ROLE_COHOST, ROLE_MODERATOR, ROLE_VIEWER)
 
 #: Actor prefix of a REST action by an account with no participant in the room.
 USER_ACTOR_PREFIX = "user:"
@@ -24,6 +25,7 @@ __all__ = [
     "ROLES",
     "ROLE_COHOST",
     "ROLE_HOST",
+    "ROLE_MODERATOR",
     "ROLE_VIEWER",
     "USER_ACTOR_PREFIX",
 ]

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from protocol import events as ev
 from protocol import polls as pl
-from protocol.clock import position_at, schedule_lead_ms
+from protocol.clock import schedule_lead_ms
 from protocol.errors import (
     E_CHAT_DISABLED,
     E_FORBIDDEN,
@@ -34,6 +34,8 @@ from protocol.errors import (
     E_ROOM_FULL,
     ProtocolError,
 )
+from protocol.moderation import Sanctions, normalise_permissions
+from protocol.playback import PlaybackState
 from protocol.queue import DEFAULT_VOTESKIP_RATIO, Queue
 from protocol.reactions import ReactionLog
 from protocol.roles import (
@@ -45,6 +47,7 @@ from protocol.roles import (
     ROLE_VIEWER,
     USER_ACTOR_PREFIX,
 )
+from protocol.room_moderation import RoomModeration
 from protocol.room_polls import RoomPolls
 from protocol.room_queue import RoomQueue
 from protocol.room_reactions import RoomReactions
@@ -86,7 +89,7 @@ class RoomLimits:
 
 
 _SETTING_NAMES: tuple[str, ...] = ("control", "chat_enabled", "wait_for_everyone")
-_SETTING_NAMES += ("allow_guests", "polls", "voteskip_ratio")
+_SETTING_NAMES += ("allow_guests", "polls", "voteskip_ratio", "slow_mode_s", "permissions")
 
 
 @dataclass(slots=True)
@@ -99,6 +102,8 @@ class RoomSettings:
     allow_guests: bool = True
     polls: str = CONTROL_COHOSTS
     voteskip_ratio: float = DEFAULT_VOTESKIP_RATIO
+    slow_mode_s: float = 0.0
+    permissions: dict[str, str] = field(default_factory=lambda: normalise_permissions(None))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -108,6 +113,8 @@ class RoomSettings:
             "allow_guests": self.allow_guests,
             "polls": self.polls,
             "voteskip_ratio": self.voteskip_ratio,
+            "slow_mode_s": self.slow_mode_s,
+            "permissions": dict(self.permissions),
         }
 
     @classmethod
@@ -121,76 +128,12 @@ class RoomSettings:
         changed: dict[str, Any] = {}
         for name in _SETTING_NAMES:
             value = patch.get(name)
+            if name == "permissions" and value is not None:
+                value = normalise_permissions({**self.permissions, **value})
             if value is not None and getattr(self, name) != value:
                 setattr(self, name, value)
                 changed[name] = value
         return changed
-
-
-@dataclass(slots=True)
-class PlaybackState:
-    """The server's authoritative playback state.
-
-    The position at any server time ``t`` is :func:`protocol.clock.position_at` of
-    these fields: ``position_s`` at ``server_time_ms``, then advancing by ``rate``
-    per second unless ``paused``. A ``server_time_ms`` in the future is a scheduled
-    start: until then the position holds.
-
-    Attributes:
-        media: ``{"url", "title", "duration_s"}`` or ``None``.
-        paused: Whether playback is paused.
-        position_s: Position at ``server_time_ms``, seconds.
-        rate: Playback rate.
-        server_time_ms: The server instant ``position_s`` refers to, milliseconds.
-        seq: Sequence number of the event that set this state.
-        waiting: Held by wait-for-everyone: paused until all are ready or the ready
-            timeout passes, then it plays by itself.
-    """
-
-    media: dict[str, Any] | None = None
-    paused: bool = True
-    position_s: float = 0.0
-    rate: float = 1.0
-    server_time_ms: float = 0.0
-    seq: int = 0
-    waiting: bool = False
-
-    def duration_s(self) -> float | None:
-        return self.media.get("duration_s") if self.media else None
-
-    def position_at(self, at_ms: float) -> float:
-        """Position at server time *at_ms*, seconds."""
-        return position_at(
-            position_s=self.position_s,
-            paused=self.paused,
-            rate=self.rate,
-            reference_ms=self.server_time_ms,
-            at_ms=at_ms,
-            duration_s=self.duration_s(),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "media": dict(self.media) if self.media else None,
-            "paused": self.paused,
-            "position_s": self.position_s,
-            "rate": self.rate,
-            "server_time_ms": self.server_time_ms,
-            "seq": self.seq,
-            "waiting": self.waiting,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PlaybackState:
-        return cls(
-            media=data.get("media"),
-            paused=bool(data.get("paused", True)),
-            position_s=float(data.get("position_s", 0.0)),
-            rate=float(data.get("rate", 1.0)),
-            server_time_ms=float(data.get("server_time_ms", 0.0)),
-            seq=int(data.get("seq", 0)),
-            waiting=bool(data.get("waiting", False)),
-        )
 
 
 @dataclass(slots=True)
@@ -251,7 +194,7 @@ class _PendingPlay:
 
 
 @dataclass
-class Room(RoomPolls, RoomReactions, RoomQueue):
+class Room(RoomPolls, RoomReactions, RoomQueue, RoomModeration):
     """A live room.
 
     Args:
@@ -281,6 +224,7 @@ class Room(RoomPolls, RoomReactions, RoomQueue):
     polls: pl.PollBook = field(default_factory=pl.PollBook)
     reactions: ReactionLog = field(init=False)
     queue: Queue = field(default_factory=Queue)
+    sanctions: Sanctions = field(default_factory=Sanctions)
 
     def __post_init__(self) -> None:
         self.reactions = ReactionLog(self.limits.reaction_rate_per_s, self.limits.reaction_burst)
@@ -822,10 +766,12 @@ class Room(RoomPolls, RoomReactions, RoomQueue):
         Raises:
             ProtocolError: ``forbidden``.
         """
-        p = self._get(pid)
-        if author_id != pid and p.role not in (ROLE_HOST, ROLE_COHOST):
+        self._get(pid)
+        if author_id != pid and not self.may(pid, "delete_chat"):
             raise ProtocolError(
-                E_FORBIDDEN, "only the author, the host or a co-host may delete a chat message"
+                E_FORBIDDEN,
+                "only the author, the host or a co-host may delete a chat message"
+                f" (here: {self.settings.permissions['delete_chat']} and above)",
             )
 
     def edit_chat(self, message: dict[str, Any]) -> list[ev.RoomEvent]:
@@ -853,12 +799,16 @@ class Room(RoomPolls, RoomReactions, RoomQueue):
     def update_settings(
         self, pid: str, patch: dict[str, Any], *, now_ms: float
     ) -> list[ev.RoomEvent]:
-        """Change room settings (host only).
+        """Change room settings (host only; ``slow_mode_s`` alone: whoever the
+        permission table allows ``slow_mode``).
 
         Raises:
             ProtocolError: ``forbidden``.
         """
-        self._require_host(pid, "change room settings")
+        if {k for k, v in patch.items() if v is not None} == {"slow_mode_s"}:
+            self.require_permission(pid, "slow_mode")
+        else:
+            self._require_host(pid, "change room settings")
         changed = self.settings.apply(patch)
         if not changed:
             return []
@@ -912,10 +862,15 @@ class Room(RoomPolls, RoomReactions, RoomQueue):
             self.banned.add(USER_ACTOR_PREFIX + victim.user_id)
         return self.leave(target, now_ms=now_ms, reason="kicked")
 
-    def is_banned(self, pid: str | None, user_id: str | None) -> bool:
-        """Whether a participant id or an account was removed from this room by its host."""
-        return (pid is not None and pid in self.banned) or (
+    def is_banned(self, pid: str | None, user_id: str | None, now_ms: float | None = None) -> bool:
+        """Whether a participant id or an account was removed from this room by its
+        host (``kick``) or is banned now (``ban``; without *now_ms*, a ban with an
+        expiry counts as running)."""
+        kicked = (pid is not None and pid in self.banned) or (
             user_id is not None and USER_ACTOR_PREFIX + user_id in self.banned
+        )
+        return kicked or self.is_sanction_banned(
+            pid, user_id, -math.inf if now_ms is None else now_ms
         )
 
     # --- snapshots -----------------------------------------------------------------------
@@ -928,6 +883,7 @@ class Room(RoomPolls, RoomReactions, RoomQueue):
             "banned": sorted(self.banned),
             "polls": self.polls.snapshot(),
             "queue": self.queue.snapshot(),
+            "sanctions": self.sanctions.snapshot(),
             "participants": [
                 {
                     "id": p.id,
@@ -995,5 +951,6 @@ class Room(RoomPolls, RoomReactions, RoomQueue):
         room.banned = set(state.get("banned", []))
         room.polls.restore(state.get("polls") or [])
         room.queue = Queue.restore(state.get("queue"))
+        room.sanctions = Sanctions.restore(state.get("sanctions"))
         room.dirty = False
         return room

@@ -33,11 +33,11 @@ class RoomPolls:
     polls: pl.PollBook
     dirty: bool
 
-    def role_of(self, actor: str) -> str | None:  # pragma: no cover - Room's
-        raise NotImplementedError
+    if TYPE_CHECKING:  # Room's own methods, used here
 
-    def _emit(self, cls: Any, **fields: Any) -> Any:  # pragma: no cover - Room's
-        raise NotImplementedError
+        def role_of(self, actor: str) -> str | None: ...
+        def _emit(self, cls: Any, **fields: Any) -> Any: ...
+        def check_voice(self, pid: str, now_ms: float, what: str) -> None: ...
 
     # --- polls ------------------------------------------------------------------------------
     def voter_key(self, actor: str) -> str:
@@ -125,11 +125,12 @@ class RoomPolls:
             Whether results became due (wake the room's timer).
 
         Raises:
-            ProtocolError: ``not_found`` (poll or actor); ``poll_closed``;
+            ProtocolError: ``not_found`` (poll or actor); ``muted``; ``poll_closed``;
                 ``invalid_message`` for bad choices.
         """
         if self.role_of(actor) is None:
             raise ProtocolError(E_NOT_FOUND, f"no participant {actor!r} in room {self.code}")
+        self.check_voice(actor, now_ms, "votes")
         p = self.participants.get(actor)
         vote = pl.Vote(
             choices=tuple(choices),

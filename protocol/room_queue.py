@@ -26,7 +26,8 @@ from protocol.queue import MAX_QUEUE_ITEMS, Queue, QueueItem
 from protocol.roles import ROLE_COHOST, ROLE_HOST
 
 if TYPE_CHECKING:
-    from protocol.room import Participant, PlaybackState, RoomSettings
+    from protocol.playback import PlaybackState
+    from protocol.room import Participant, RoomSettings
 
 
 class RoomQueue:
@@ -38,30 +39,17 @@ class RoomQueue:
     playback: PlaybackState
     queue: Queue
 
-    # Room's own methods, used here.
-    def role_of(self, actor: str) -> str | None:  # pragma: no cover
-        raise NotImplementedError
+    if TYPE_CHECKING:  # Room's own methods, used here
 
-    def voter_key(self, actor: str) -> str:  # pragma: no cover
-        raise NotImplementedError
-
-    def require_control(self, pid: str, action: str) -> None:  # pragma: no cover
-        raise NotImplementedError
-
-    def connected_count(self) -> int:  # pragma: no cover
-        raise NotImplementedError
-
-    def lead_ms(self) -> float:  # pragma: no cover
-        raise NotImplementedError
-
-    def _emit(self, cls: Any, **fields: Any) -> Any:  # pragma: no cover
-        raise NotImplementedError
-
-    def _playback_event(self, action: str, by: str | None) -> Any:  # pragma: no cover
-        raise NotImplementedError
-
-    def _load_media(self, media: dict[str, Any], now_ms: float) -> None:  # pragma: no cover
-        raise NotImplementedError
+        def role_of(self, actor: str) -> str | None: ...
+        def voter_key(self, actor: str) -> str: ...
+        def require_control(self, pid: str, action: str) -> None: ...
+        def connected_count(self) -> int: ...
+        def lead_ms(self) -> float: ...
+        def check_voice(self, pid: str, now_ms: float, what: str) -> None: ...
+        def _emit(self, cls: Any, **fields: Any) -> Any: ...
+        def _playback_event(self, action: str, by: str | None) -> Any: ...
+        def _load_media(self, media: dict[str, Any], now_ms: float) -> None: ...
 
     # --- views ------------------------------------------------------------------------
     def skip_needed(self) -> int:
@@ -189,11 +177,12 @@ class RoomQueue:
         """Vote to skip what plays; at ``skip_needed`` votes the next item plays.
 
         Raises:
-            ProtocolError: ``no_media``; ``already_voted`` for a second vote of the
+            ProtocolError: ``muted``; ``no_media``; ``already_voted`` for a second vote of the
                 same person on the same item; ``invalid_message`` when nothing is
                 queued; ``not_found``.
         """
         self._actor(actor)
+        self.check_voice(actor, now_ms, "votes")
         if self.playback.media is None:
             raise ProtocolError(E_NO_MEDIA, f"room {self.code} plays nothing to skip")
         if not self.queue.items:

@@ -13,7 +13,8 @@ from protocol import reactions as rx
 from protocol.errors import E_NOT_FOUND, ProtocolError
 
 if TYPE_CHECKING:
-    from protocol.room import Participant, PlaybackState
+    from protocol.playback import PlaybackState
+    from protocol.room import Participant
 
 
 class RoomReactions:
@@ -24,8 +25,10 @@ class RoomReactions:
     playback: PlaybackState
     reactions: rx.ReactionLog
 
-    def voter_key(self, actor: str) -> str:  # pragma: no cover - RoomPolls'
-        raise NotImplementedError
+    if TYPE_CHECKING:  # Room's own methods, used here
+
+        def voter_key(self, actor: str) -> str: ...
+        def check_voice(self, pid: str, now_ms: float, what: str) -> None: ...
 
     def react(self, pid: str, emoji: str, *, now_ms: float) -> tuple[ev.Reaction, bool]:
         """A reaction by *pid* at the room's media position now.
@@ -39,13 +42,14 @@ class RoomReactions:
             due (wake the room's timer).
 
         Raises:
-            ProtocolError: ``rate_limited`` beyond ``reaction_rate_per_s`` per person
+            ProtocolError: ``muted``; ``rate_limited`` beyond ``reaction_rate_per_s`` per person
                 (an account counts once over all its connections); ``not_found``
                 for an unknown participant.
         """
         p = self.participants.get(pid)
         if p is None:
             raise ProtocolError(E_NOT_FOUND, f"no participant {pid!r} in room {self.code}")
+        self.check_voice(pid, now_ms, "reactions")
         self.reactions.admit(self.voter_key(pid), now_ms)
         position = self.playback.position_at(now_ms)
         message = ev.Reaction(participant_id=pid, emoji=emoji, position_s=position)

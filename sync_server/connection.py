@@ -72,7 +72,7 @@ from protocol.tokens import (
     TYP_SESSION,
     issue_token,
 )
-from sync_server import polls, queue, reactions
+from sync_server import moderation, polls, queue, reactions
 from sync_server.control import CONTROL_PATH, handle_control_socket
 from sync_server.live_room import LiveRoom, chat_message_public
 from sync_server.outbox import Item, Outbox, OutboxOverflow
@@ -410,8 +410,15 @@ class Connection:
             case m.PollClose():
                 closed = await polls.close_poll(live, pid, msg.poll_id)
                 self.ack(msg.id, poll_id=msg.poll_id, seq=closed.seq)
+                await moderation.record(live, pid, "poll_close", target=str(msg.poll_id))
             case m.QueueAdd() | m.QueueRemove() | m.QueueMove() | m.QueueSkip() | m.VoteSkip():
                 await self.on_queue(live, pid, msg)
+            case m.Mute() | m.Unmute() | m.Ban() | m.Unban():
+                events, target = moderation.apply(live, pid, msg)
+                live.broadcast(events)
+                self.ack(msg.id, seq=live.room.seq)
+                details = {"duration_s": getattr(msg, "duration_s", None)}
+                await moderation.record(live, pid, msg.type, target=target, details=details)
             case m.GetReactionTimeline():
                 await self.on_get_reaction_timeline(live, pid, msg)
             case m.GetState():
@@ -493,7 +500,7 @@ class Connection:
         may_enter = admission.is_rejoining(entrant, room) or await server.db.read(
             access_store.may_enter, room.code, entrant.user_id
         )
-        admission.check_room_entry(entrant, room, may_enter=may_enter)
+        admission.check_room_entry(entrant, room, may_enter=may_enter, now_ms=server.now_ms())
         resume_pid, user_id, name, guest = (
             entrant.resume_pid,
             entrant.user_id,
@@ -631,6 +638,14 @@ class Connection:
             events = room.change_media(pid, media=media, now_ms=now)
         live.broadcast(events)
         self.ack(msg.id, seq=room.seq, playback=room.playback.to_dict())
+        if events:
+            details: dict[str, Any] = {
+                "position_s": room.playback.position_s,
+                "rate": room.playback.rate,
+            }
+            if msg.type == "change_media":
+                details["url"] = (room.playback.media or {}).get("url")
+            await moderation.record(live, pid, msg.type, details=details)
 
     async def on_position_report(self, live: LiveRoom, pid: str, msg: m.PositionReport) -> None:
         room = live.room
@@ -673,6 +688,9 @@ class Connection:
 
     async def on_chat_send(self, live: LiveRoom, pid: str, msg: m.ChatSend) -> None:
         p = live.room.check_chat(pid, msg.text)
+        now = self.server.now_ms()
+        live.room.check_voice(pid, now, "chat")
+        live.room.check_slow_mode(pid, now)
         fields = {
             "room_code": live.code,
             "participant_id": pid,
@@ -694,6 +712,7 @@ class Connection:
     async def on_chat_edit(self, live: LiveRoom, pid: str, msg: m.ChatEdit) -> None:
         stored = await self._stored_chat(live, msg.message_id)
         live.room.check_chat_edit(pid, stored["participant_id"], msg.text)
+        live.room.check_voice(pid, self.server.now_ms(), "chat")
         row = await self.server.db.write(
             lambda conn: chat_store.edit_message(
                 conn,
@@ -728,6 +747,14 @@ class Connection:
         live.broadcast(events)
         await self._refill_chat_history(live, msg.message_id)
         self.ack(msg.id, message_id=msg.message_id, seq=events[-1]["seq"])
+        if stored["participant_id"] != pid:
+            await moderation.record(
+                live,
+                pid,
+                "chat_delete",
+                target=stored["participant_id"],
+                details={"message_id": msg.message_id},
+            )
 
     async def _refill_chat_history(self, live: LiveRoom, deleted_id: int) -> None:
         """Top the history up with older stored messages after a delete, so a joiner
@@ -782,6 +809,9 @@ class Connection:
         events = await queue.apply(live, pid, msg)
         live.broadcast(events)
         self.ack(msg.id, seq=live.room.seq, version=live.room.queue.version)
+        if msg.type in ("queue_remove", "queue_move", "queue_skip"):
+            target = str(getattr(msg, "item_id", "") or "") or None
+            await moderation.record(live, pid, msg.type, target=target)
 
     async def on_get_reaction_timeline(
         self, live: LiveRoom, pid: str, msg: m.GetReactionTimeline
@@ -797,10 +827,17 @@ class Connection:
         )
         live.broadcast(events)
         self.ack(msg.id, settings=live.room.settings.to_dict())
+        if events:
+            await moderation.record(live, pid, "update_settings", details=events[0]["changed"])
 
     async def on_set_role(self, live: LiveRoom, pid: str, msg: m.SetRole) -> None:
-        live.broadcast(live.room.set_role(pid, msg.participant_id, msg.role))
+        events = live.room.set_role(pid, msg.participant_id, msg.role)
+        live.broadcast(events)
         self.ack(msg.id)
+        if events:
+            await moderation.record(
+                live, pid, "set_role", target=msg.participant_id, details={"role": msg.role}
+            )
 
     async def on_kick(self, live: LiveRoom, pid: str, msg: m.Kick) -> None:
         target = live.members.get(msg.participant_id)
@@ -811,6 +848,7 @@ class Connection:
             target.fail(CLOSE_KICKED, "removed from the room by its host")
         live.broadcast(events)
         self.ack(msg.id)
+        await moderation.record(live, pid, "kick", target=msg.participant_id)
 
     async def on_poll_create(self, live: LiveRoom, pid: str, msg: m.PollCreate) -> None:
         opened = await polls.create_poll(

@@ -48,6 +48,7 @@ from protocol.errors import E_INVALID_MESSAGE, E_ROOM_NOT_FOUND, ProtocolError
 from protocol.messages import Media, media_dict
 from protocol.room import ROLE_COHOST, ROLE_HOST, Room
 from protocol.tokens import TokenError, issue_token, verify_token
+from sync_server import moderation
 from sync_server.transport import ConnectionClosed as SocketClosed
 from sync_server.transport import ServerWebSocket
 
@@ -181,6 +182,8 @@ class LocalRoomControl:
         except (KeyError, TypeError, ValueError) as exc:
             raise ControlError(E_INVALID_MESSAGE, f"invalid {kind} action: {exc}") from None
         live.broadcast(events)
+        if events:
+            await moderation.record(live, pid, kind, details=dict(action))
         return {"seq": room.seq, "playback": room.playback.to_dict()}
 
     async def interact(
@@ -217,9 +220,13 @@ class LocalRoomControl:
                 return {"poll_id": msg.poll_id, "choices": sorted(msg.choices)}
             if isinstance(msg, m.PollClose):
                 closed = await polls.close_poll(live, pid, msg.poll_id)
+                await moderation.record(live, pid, "poll_close", target=str(msg.poll_id), name=name)
                 return {"poll": closed["poll"], "seq": closed.seq}
             events = await queue.apply(live, pid, msg, name=name)
             live.broadcast(events)
+            if msg.type in ("queue_remove", "queue_move", "queue_skip"):
+                target = str(getattr(msg, "item_id", "") or "") or None
+                await moderation.record(live, pid, msg.type, target=target, name=name)
             return {"seq": live.room.seq, "queue": live.room.queue_public()}
         except ProtocolError as exc:
             raise _to_control_error(exc) from None

@@ -254,6 +254,10 @@ MINIMAL: dict[str, dict[str, Any]] = {
     "queue_move": {"type": "queue_move", "item_id": 1, "to_index": 0, "version": 3},
     "queue_skip": {"type": "queue_skip"},
     "vote_skip": {"type": "vote_skip"},
+    "mute": {"type": "mute", "participant_id": "p1"},
+    "unmute": {"type": "unmute", "participant_id": "p1"},
+    "ban": {"type": "ban", "participant_id": "p1"},
+    "unban": {"type": "unban", "key": "user:42"},
     "get_state": {"type": "get_state"},
     "get_participants": {"type": "get_participants"},
 }

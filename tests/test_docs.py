@@ -317,6 +317,9 @@ async def observe_live_messages(tmp_path: Path) -> list[dict[str, Any]]:
                     {"type": "queue_add", "id": "qa", "media": {"url": "https://example.org/n.mp4"}}
                 )
                 await b.wait_for("queue_changed")
+                await a.send({"type": "mute", "id": "mu", "participant_id": bob, "duration_s": 60})
+                await b.wait_for("moderation")
+                await a.send({"type": "unmute", "id": "um", "participant_id": bob})
                 await a.send(
                     {"type": "update_settings", "id": "us", "settings": {"chat_enabled": False}}
                 )

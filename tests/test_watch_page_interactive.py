@@ -127,8 +127,8 @@ def _queue(browser: Browser, base: str) -> None:
     join(alice, base, "queue-night", "Alice")
     join(bob, base, "queue-night", "Bob")
     for title in ("First <i>one</i>", "Second"):
-        alice.get_by_label("Add a video URL").fill("/static/demo/demo.webm")
-        alice.get_by_label("Title", exact=True).last.fill(title)
+        alice.get_by_label("Queue a link").fill("/static/demo/demo.webm")
+        alice.get_by_label("Its name").fill(title)
         alice.get_by_role("button", name="Add to queue").click()
         expect(bob.locator("#queue-list li").last).to_contain_text(title)
     assert bob.locator("#queue-list i").count() == 0

@@ -406,6 +406,7 @@ async def test_openapi_document(web: WebHandle) -> None:
         ("POST", "/api/interactive/parties/{party_id}/queue/{item_id}/move/"),
         ("POST", "/api/interactive/parties/{party_id}/queue/skip/"),
         ("POST", "/api/interactive/parties/{party_id}/queue/vote-skip/"),
+        ("GET", "/api/interactive/parties/{party_id}/audit/"),
     }
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     assert not re.search(r"https?://\w", response.text), "the document names an external URL"

@@ -224,3 +224,31 @@ async def test_queue_over_rest(db_path: Path) -> None:
             assert (await web.client.get(base)).json()["version"] == skipped.json()["queue"][
                 "version"
             ]
+
+
+async def test_audit_log_over_rest(db_path: Path) -> None:
+    async with stack(db_path) as (srv, web):
+        owner, viewer = await web.register("Owner"), await web.register("Viewer")
+        room = await web.create_room(owner, media={"url": "https://example.org/v.mp4"})
+        code = room["code"]
+        async with (
+            srv.client(code, token=owner["access"]) as host,
+            srv.client(code, token=viewer["access"]) as member,
+        ):
+            await host.request({"type": "mute", "participant_id": member.participant_id})
+            played = await web.client.post(
+                f"/api/rooms/{code}/control/", json={"action": "play"}, headers=auth(owner)
+            )
+            assert played.status_code == 200, played.text
+        url = f"/api/interactive/parties/{code}/audit/"
+        assert_error(await web.client.get(url), 401)
+        assert_error(await web.client.get(url, headers=auth(viewer)), 403, "forbidden")
+        page = (await web.client.get(url, headers=auth(owner))).json()
+        assert page["count"] == 2
+        newest, oldest = page["results"]
+        assert (oldest["action"], oldest["actor_name"], oldest["target"]) == (
+            "mute",
+            "Owner",
+            member.participant_id,
+        )
+        assert (newest["action"], newest["actor_user_id"]) == ("play", owner["user"]["id"])

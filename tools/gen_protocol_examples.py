@@ -63,6 +63,13 @@ SETTINGS = {
     "allow_guests": True,
     "polls": "cohosts",
     "voteskip_ratio": 0.5,
+    "slow_mode_s": 0.0,
+    "permissions": {
+        "mute": "moderator",
+        "ban": "cohost",
+        "slow_mode": "moderator",
+        "delete_chat": "moderator",
+    },
 }
 
 
@@ -259,6 +266,10 @@ CLIENT: dict[str, dict[str, Any]] = {
     "queue_move": {"type": "queue_move", "id": 30, "item_id": 4, "to_index": 0, "version": 7},
     "queue_remove": {"type": "queue_remove", "id": 31, "item_id": 4},
     "queue_skip": {"type": "queue_skip", "id": 32},
+    "mute": {"type": "mute", "id": 34, "participant_id": BOB, "duration_s": 600.0},
+    "unmute": {"type": "unmute", "id": 35, "participant_id": BOB},
+    "ban": {"type": "ban", "id": 36, "participant_id": BOB, "duration_s": 86400.0},
+    "unban": {"type": "unban", "id": 37, "key": "user:42"},
     "vote_skip": {"type": "vote_skip", "id": 33},
     "get_state": {"type": "get_state", "id": 23},
     "get_participants": {"type": "get_participants", "id": 24},
@@ -360,6 +371,15 @@ SERVER: dict[str, dict[str, Any]] = {
             results={"counts": [3, 5, 1], "voter_count": 9, "voters": None},
             anonymous=True,
         ),
+    },
+    "moderation": {
+        "type": "moderation",
+        "seq": 48,
+        "action": "mute",
+        "by": ALICE,
+        "participant_id": BOB,
+        "user_id": "42",
+        "until_ms": T0 + 770_000.0,
     },
     "queue_changed": {
         "type": "queue_changed",

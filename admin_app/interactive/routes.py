@@ -20,17 +20,19 @@ from quart_schema import (
 )
 
 from admin_app.core.caller import authenticate, require_caller
-from admin_app.core.errors import documents_errors
+from admin_app.core.errors import ApiError, documents_errors
 from admin_app.core.openapi import BEARER, OPTIONAL_BEARER
 from admin_app.core.pagination import Page, PageQuery, page_of
 from admin_app.core.state import WebState, state
 from admin_app.videos import service as videos
+from data import audit as audit_store
 from data import polls as poll_store
 from data import reactions as reaction_store
 from protocol.reactions import BUCKET_S, MAX_TIMELINE_ENTRIES, media_key
 
 from . import bp
 from .schemas import (
+    AuditEntryOut,
     PollCreateIn,
     PollOut,
     PollRespondIn,
@@ -43,6 +45,7 @@ from .schemas import (
     TimelineOut,
 )
 from .service import (
+    audit_json,
     display_name,
     live_polls,
     party,
@@ -292,3 +295,24 @@ async def queue_skip(party_id: str) -> dict[str, Any]:
 async def vote_skip(party_id: str) -> dict[str, Any]:
     """Vote to skip what plays (once per item and account: 409 `already_voted`)."""
     return await _queue_action(party_id, {"type": "vote_skip"})
+
+
+@bp.get("/parties/<party_id>/audit/")
+@validate_querystring(PageQuery)
+@security_scheme(BEARER)
+@document_response(Page[AuditEntryOut], 200)
+@documents_errors(401, 403, 404, 422)
+async def audit(party_id: str, query_args: PageQuery) -> dict[str, Any]:
+    """The party's audit log, newest first, paginated: every moderation and control
+    action (who, what, whom, when). The room's owner, its host and staff only."""
+    st = state()
+    caller = await require_caller(st)
+    ctx = await party(st, party_id, caller)
+    if not ctx.may_moderate(caller):
+        raise ApiError(403, "forbidden", f"only the owner or host of room {ctx.code} may see this")
+    count, rows = await st.db.read(
+        lambda db: audit_store.list_entries(
+            db, ctx.code, offset=query_args.offset, limit=query_args.page_size
+        )
+    )
+    return page_of(count, [audit_json(dict(r)) for r in rows], query_args)

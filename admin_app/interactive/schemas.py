@@ -161,3 +161,17 @@ class QueueChangeOut(BaseModel):
 
     seq: int
     queue: QueueOut
+
+
+class AuditEntryOut(BaseModel):
+    """One moderation or control action: who, what, whom, when."""
+
+    id: int
+    party_id: str
+    actor: str = Field(description="Participant id, or `user:<account id>` over REST.")
+    actor_user_id: str | None
+    actor_name: str
+    action: str
+    target: str | None
+    details: dict[str, Any]
+    created_at: datetime

@@ -111,3 +111,18 @@ def reaction_json(row: dict[str, Any]) -> dict[str, Any]:
         "media_key": row["media_key"],
         "created_at": iso_ms(row["created_at_ms"]),
     }
+
+
+def audit_json(row: dict[str, Any]) -> dict[str, Any]:
+    """An audit-log entry as the API shows it."""
+    return {
+        "id": row["id"],
+        "party_id": row["room_code"],
+        "actor": row["actor"],
+        "actor_user_id": row["actor_user_id"],
+        "actor_name": row["actor_name"],
+        "action": row["action"],
+        "target": row["target"],
+        "details": row["details"],
+        "created_at": iso_ms(row["created_at_ms"]),
+    }

@@ -6,7 +6,7 @@ import sqlite_utils
 
 
 def migrate(db: sqlite_utils.Database) -> None:
-    """Create ``polls``, ``reactions`` and ``reaction_timeline``.
+    """Create ``polls``, ``reactions``, ``reaction_timeline`` and ``audit_log``.
 
     ``polls``: every poll of a room, with its final results once closed.
 
@@ -23,6 +23,10 @@ def migrate(db: sqlite_utils.Database) -> None:
     ``reaction_timeline``: counts per media (``media_key``: ``video:<id>`` or
     ``url:<url>``), second and emoji, summed over every room that played it; it
     outlives rooms (it belongs to the video).
+
+    ``audit_log``: every moderation and control action in a room: who (``actor``, a
+    participant id or ``user:<id>``, with its account and name), what (``action``),
+    whom (``target``), when, and its ``details`` (JSON).
     """
     db.execute(
         """
@@ -76,3 +80,19 @@ def migrate(db: sqlite_utils.Database) -> None:
         ) WITHOUT ROWID
         """
     )
+    db.execute(
+        """
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            room_code TEXT NOT NULL REFERENCES rooms(code) ON DELETE CASCADE,
+            actor TEXT NOT NULL,
+            actor_user_id TEXT,
+            actor_name TEXT NOT NULL DEFAULT '',
+            action TEXT NOT NULL,
+            target TEXT,
+            details TEXT NOT NULL DEFAULT '{}',
+            created_at_ms INTEGER NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_audit_log_room ON audit_log (room_code, id)")
