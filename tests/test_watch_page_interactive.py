@@ -148,3 +148,29 @@ def _queue(browser: Browser, base: str) -> None:
         expect(page.locator("#media-title")).to_have_text("First <i>one</i>")
         expect(page.locator("#queue-empty")).to_be_visible()
     bob.wait_for_load_state("load")
+
+
+async def test_the_host_mutes_from_the_participant_menu(db_path: Path) -> None:
+    async with open_stack(db_path) as stack:
+        await stack.server.create_room("mod-night", "Mod night", media=DEMO_MEDIA)
+        await run_in_browser(_moderation, stack.base_url)
+
+
+def _moderation(browser: Browser, base: str) -> None:
+    expect = _expect()
+    alice, bob = browser.new_user(), browser.new_user()
+    join(alice, base, "mod-night", "Alice")
+    join(bob, base, "mod-night", "Bob")
+    # Viewers get no menu; the host does, for those below it.
+    expect(bob.get_by_role("button", name="Mute Alice")).to_have_count(0)
+    alice.get_by_role("button", name="Mute Bob").click()
+    expect(alice.locator("#participants li", has_text="Bob")).to_contain_text("muted")
+    bob.get_by_label("Message").fill("can you hear me")
+    bob.get_by_label("Message").press("Enter")
+    expect(bob.locator("#chat-error")).to_contain_text("muted")
+    alice.get_by_role("button", name="Unmute Bob").click()
+    expect(alice.locator("#participants li", has_text="Bob")).not_to_contain_text("muted")
+    bob.get_by_label("Message").fill("back")
+    bob.get_by_label("Message").press("Enter")
+    expect(alice.locator("#chat-log li").last).to_contain_text("back")
+    bob.wait_for_load_state("load")

@@ -62,7 +62,7 @@ const SLEEP_GAP_MS = 5_000;
 const EVENT_TYPES = new Set([
   "participant_joined", "participant_left", "participant_updated", "host_changed",
   "playback", "chat_message", "chat_edited", "chat_deleted", "settings_changed",
-  "poll_opened", "poll_closed", "queue_changed",
+  "poll_opened", "poll_closed", "queue_changed", "moderation",
 ]);
 
 /** Stores the resume session of a room in the tab's sessionStorage (PROTOCOL.md 11). */
@@ -132,6 +132,7 @@ export class SyncClient extends EventTarget {
     this.polls = new Map(); // poll id -> poll (open and recently closed), with results
     this.pollVotes = new Map(); // poll id -> our choices
     this.queue = { version: 0, items: [], skip_votes: 0, skip_needed: 1 };
+    this.muted = new Set(); // participant ids seen muted (moderation events)
     this.limits = {};
     this.lastDriftMs = null; // as the server judged our last position report
     this.corrections = { seek: 0, rate: 0 };
@@ -308,6 +309,11 @@ export class SyncClient extends EventTarget {
     return this.request({ type: "queue_move", item_id: itemId, to_index: toIndex, version: this.queue.version });
   }
   queueSkip() { return this.request({ type: "queue_skip" }); }
+  mute(pid, durationS = null) {
+    return this.request(durationS ? { type: "mute", participant_id: pid, duration_s: durationS } : { type: "mute", participant_id: pid });
+  }
+  unmute(pid) { return this.request({ type: "unmute", participant_id: pid }); }
+  ban(pid) { return this.request({ type: "ban", participant_id: pid }); }
   voteSkip() { return this.request({ type: "vote_skip" }); }
   /** React at the room's position now (the server computes it). */
   react(emoji) { return this.request({ type: "reaction", emoji }); }
@@ -818,6 +824,12 @@ export class SyncClient extends EventTarget {
       case "queue_changed":
         this.queue = msg.queue;
         this._emit("queue", msg);
+        break;
+      case "moderation":
+        if (msg.participant_id && msg.action === "mute") this.muted.add(msg.participant_id);
+        if (msg.participant_id && msg.action === "unmute") this.muted.delete(msg.participant_id);
+        this._emit("moderation", msg);
+        this._emit("participants");
         break;
       default:
         break;

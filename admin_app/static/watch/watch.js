@@ -19,6 +19,7 @@ import {
   storeToken, videosApi,
 } from "./identity.js";
 import { PlayerController, isAllowedMediaUrl, probeDuration } from "./player.js";
+import { moderationButtons } from "./moderation.js";
 import { setupPolls } from "./polls.js";
 import { setupQueue } from "./queue.js";
 import { setupReactions } from "./reactions.js";
@@ -139,6 +140,7 @@ function renderParticipants() {
     if (p.id === client.participantId) badges.push(el("span", { text: "you", cls: "badge" }));
     if (!p.connected) badges.push(el("span", { text: "away", cls: "badge warn" }));
     if (p.buffering) badges.push(el("span", { text: "buffering", cls: "badge warn" }));
+    if (client.muted.has(p.id)) badges.push(el("span", { text: "muted", cls: "badge warn" }));
     const stats = el("span", {
       cls: "stats muted",
       text: `drift ${formatMs(p.drift_ms)} · rtt ${p.rtt_ms == null ? "–" : `${Math.round(p.rtt_ms)} ms`}`,
@@ -146,7 +148,7 @@ function renderParticipants() {
     return el(
       "li",
       { attrs: { "data-pid": p.id, "data-buffering": String(!!p.buffering), "data-connected": String(!!p.connected) } },
-      [el("span", { text: p.name, cls: "name" }), ...badges, stats],
+      [el("span", { text: p.name, cls: "name" }), ...badges, stats, moderationButtons(client, p)],
     );
   });
   list.replaceChildren(...items);
@@ -472,6 +474,7 @@ function ensureClient() {
   });
   client.addEventListener("settings", renderRoom);
   client.addEventListener("participants", renderParticipants);
+  client.addEventListener("settings", renderParticipants); // the permission table
   client.addEventListener("participants", onParticipantsForRequests);
   client.addEventListener("welcome", () => {
     requests.wasHost = false;
