@@ -422,6 +422,23 @@ async def test_openapi_document(web: WebHandle) -> None:
         ("PATCH", "/api/social/groups/{group_id}/posts/{post_id}/"),
         ("DELETE", "/api/social/groups/{group_id}/posts/{post_id}/"),
         ("POST", "/api/social/groups/{group_id}/posts/{post_id}/react/"),
+        # interactive (tests/test_web_interactive.py)
+        ("GET", "/api/interactive/parties/{party_id}/polls/"),
+        ("POST", "/api/interactive/parties/{party_id}/polls/"),
+        ("GET", "/api/interactive/polls/{poll_id}/"),
+        ("GET", "/api/interactive/polls/{poll_id}/results/"),
+        ("POST", "/api/interactive/polls/{poll_id}/respond/"),
+        ("POST", "/api/interactive/polls/{poll_id}/close/"),
+        ("GET", "/api/interactive/parties/{party_id}/reactions/"),
+        ("GET", "/api/interactive/parties/{party_id}/reactions/timeline/"),
+        ("GET", "/api/interactive/videos/{video_id}/reactions/timeline/"),
+        ("GET", "/api/interactive/parties/{party_id}/queue/"),
+        ("POST", "/api/interactive/parties/{party_id}/queue/"),
+        ("DELETE", "/api/interactive/parties/{party_id}/queue/{item_id}/"),
+        ("POST", "/api/interactive/parties/{party_id}/queue/{item_id}/move/"),
+        ("POST", "/api/interactive/parties/{party_id}/queue/skip/"),
+        ("POST", "/api/interactive/parties/{party_id}/queue/vote-skip/"),
+        ("GET", "/api/interactive/parties/{party_id}/audit/"),
     }
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     assert not re.search(r"https?://\w", response.text), "the document names an external URL"

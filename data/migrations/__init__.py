@@ -21,7 +21,13 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from ..errors import StoreError
-from . import m0001_initial, m0002_accounts_and_access, m0003_videos, m0004_groups
+from . import (
+    m0001_initial,
+    m0002_accounts_and_access,
+    m0003_videos,
+    m0004_groups,
+    m0005_interactive,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +39,7 @@ RELEASED: tuple[ModuleType, ...] = (
     m0002_accounts_and_access,
     m0003_videos,
     m0004_groups,
+    m0005_interactive,
 )
 
 migrations = Migrations(MIGRATION_SET)
