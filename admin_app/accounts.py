@@ -2,7 +2,7 @@
 
 Access tokens are ``protocol.tokens`` access tokens (the sync socket accepts them
 too); refresh tokens are tokens of type ``refresh`` signed with the same key, each
-recorded in ``refresh_tokens`` so that it can be rotated and revoked (seeds/004).
+recorded in ``refresh_tokens`` so that it can be rotated and revoked (as in StreamIt).
 
 A request is authenticated by ``Authorization: Bearer <access token>``: the token
 must verify (signature, type, expiry against the app's clock), must not be revoked,
@@ -69,7 +69,7 @@ def iso_ms(ms: float | None) -> str | None:
 
 
 def user_json(user: user_store.User) -> dict[str, Any]:
-    """An account as the API shows it (seeds/004)."""
+    """An account as the API shows it (the StreamIt shape)."""
     return {
         "id": user["id"],
         "email": user["email"],

@@ -1,4 +1,4 @@
-"""Accounts over REST (seeds/004): register, sign in, guests, refresh, sign out, me.
+"""Accounts over REST (StreamIt-compatible): register, sign in, guests, refresh, sign out, me.
 
 Every endpoint but ``me`` is rate limited per client address (``auth_rate_limit_per_min``).
 Wrong credentials get one answer whether the email exists or not (401

@@ -1,7 +1,7 @@
 """What the room endpoints share: a room's live state with its entry rules, who may
 see and moderate it, and the JSON the API shows of it.
 
-Visibility and entry (seeds/004): a public room is listed and anyone may see it; a
+Visibility and entry (as in StreamIt): a public room is listed and anyone may see it; a
 private room is seen by its owner, its approved members and staff only. Entry rules
 mirror :func:`data.access.may_enter`.
 """

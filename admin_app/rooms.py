@@ -1,4 +1,4 @@
-"""Rooms over REST (seeds/003 and seeds/004): create, join, approve or deny, list,
+"""Rooms over REST (compatible with SyncPlay Backend and StreamIt): create, join, approve or deny, list,
 detail, leave, playback control, media change, members and chat history.
 
 Room ids in paths are room codes. Live state comes from the sync server through

@@ -2,7 +2,7 @@
 requests against them and documents both in ``/api/openapi.json``).
 
 Request bodies are strict (a string is no number, a number no boolean) and ignore
-unknown fields. Where seeds/003 and seeds/004 name a field differently both names
+unknown fields. Where SyncPlay Backend and StreamIt name a field differently both names
 are accepted (``name``/``room_name``, ``room_code``/``room_id``/``code``,
 ``position_s``/``position``/``time``, ``url``/``video_url``).
 """
@@ -428,7 +428,7 @@ class HealthOut(BaseModel):
     version: str
 
 
-# --- videos (seeds/000 tasks 1-3, seeds/001 items 1-3) -------------------------------------
+# --- videos (the Watch Party video library) ---------------------------------------------
 
 VideoOrdering = Literal[
     "created_at", "-created_at", "title", "-title", "views", "-views", "likes", "-likes"
@@ -561,7 +561,7 @@ class LikeIn(_Body):
 
 
 class LikeOut(BaseModel):
-    """The caller's reaction after the toggle and the like count (seeds/000 task 2)."""
+    """The caller's reaction after the toggle and the like count (the Watch Party shape)."""
 
     success: bool
     is_liked: bool

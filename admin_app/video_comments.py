@@ -1,5 +1,5 @@
-"""Comments on videos over REST (seeds/000 task 1, seeds/001 item 1), under both of
-the seeds' paths:
+"""Comments on videos over REST, under both of the paths Watch Party clients
+use:
 
 * ``/api/videos/{video_id}/comments/`` (GET, POST) and
   ``/api/videos/{video_id}/comments/{comment_id}/`` (GET, PUT, PATCH, DELETE);

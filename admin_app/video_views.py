@@ -1,7 +1,7 @@
 """What the video endpoints share: their settings, who is asking, who may see,
 change and download a video, signed media links, and the JSON the API shows.
 
-Rules (seeds/000 task 3, seeds/001 items 1-3):
+Rules (as in Watch Party):
 
 * **See** (detail, stream, comments, likes): a public or unlisted video, anyone
   with its link (signed out too); a private one, its owner and staff only.

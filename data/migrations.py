@@ -82,7 +82,7 @@ def m0001_initial(db: sqlite_utils.Database) -> None:
 @migrations()
 def m0002_accounts_and_access(db: sqlite_utils.Database) -> None:
     """Create ``users``, ``revoked_tokens``, ``refresh_tokens``, ``room_access`` and
-    ``room_members`` (accounts and room entry rules of the web app, seeds/004).
+    ``room_members`` (accounts and room entry rules of the web app).
 
     ``users.email`` is ``COLLATE NOCASE`` so that uniqueness and look-ups ignore
     ASCII case; guests have no email (NULL, which UNIQUE does not compare). Token
@@ -156,7 +156,7 @@ def m0002_accounts_and_access(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m0003_videos(db: sqlite_utils.Database) -> None:
-    """Create the video library (seeds/000 tasks 1-3, seeds/001 items 1-3): ``videos``,
+    """Create the video library: ``videos``,
     ``video_likes``, ``video_comments``, ``video_comment_likes`` and
     ``video_downloads``, and add ``users.is_premium``.
 

@@ -1,5 +1,5 @@
 """The video library: videos, likes, downloads, the premium flag, and what a room may
-play (seeds/000 tasks 2-3, seeds/001 items 2-3). Comments are in
+play (as in Watch Party). Comments are in
 :mod:`data.video_comments`.
 
 Every function takes a ``sqlite_utils.Database`` first and is meant to run inside

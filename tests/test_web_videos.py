@@ -72,7 +72,7 @@ async def test_upload_types_by_content_and_stores_under_a_generated_name(db_path
         assert detail.json()["title"] == "Sunset"
 
 
-async def test_upload_defaults_and_the_seeds_alias(db_path: Path) -> None:
+async def test_upload_defaults_and_the_watch_party_alias(db_path: Path) -> None:
     async with run_videos(db_path) as web:
         owner = await web.register()
         response = await upload(
