@@ -100,6 +100,12 @@ async def landing() -> str:
     return await render_template("pages/landing.html")
 
 
+@bp.get("/favicon.ico")
+async def favicon() -> Response:
+    """The site icon, which browsers ask for at this path on every page."""
+    return await current_app.send_static_file("favicon.ico")
+
+
 @bp.get("/watch/<code>")
 async def watch(code: str) -> str:
     """The watch page of room *code*: player, participants, chat and host controls.

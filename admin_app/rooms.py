@@ -1,5 +1,6 @@
-"""Rooms over REST (compatible with SyncPlay Backend and StreamIt): create, join, approve or deny, list,
-detail, leave, playback control, media change, members and chat history.
+"""Rooms over REST (compatible with SyncPlay Backend and StreamIt): create, join,
+approve or deny, list, detail, leave, playback control, media change, members and chat
+history.
 
 Room ids in paths are room codes. Live state comes from the sync server through
 :class:`~admin_app.control.RoomControl`; entry rules and memberships are stored in

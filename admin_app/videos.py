@@ -102,7 +102,7 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("videos", __name__, url_prefix="/api/videos")
 tag_blueprint(bp, ["videos"])
 premium_bp = Blueprint("premium", __name__, url_prefix="/api/admin/users")
-tag_blueprint(premium_bp, ["videos"])
+tag_blueprint(premium_bp, ["admin"])
 
 OPTIONAL_BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}, {}]
 #: Partial uploads older than this are left-overs of a crash, removed at start, seconds.

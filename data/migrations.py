@@ -257,6 +257,26 @@ def m0003_videos(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_video_downloads_user_id ON video_downloads (user_id)")
 
 
+@migrations()
+def m0004_running_servers(db: sqlite_utils.Database) -> None:
+    """Create ``running_servers``: one row per sync server process running on this
+    database, rewritten every few seconds while it runs and deleted when it stops
+    (:mod:`data.running`). Offline commands read it to refuse working under a live
+    server."""
+    db.execute(
+        """
+        CREATE TABLE running_servers (
+            server_id TEXT PRIMARY KEY,
+            pid INTEGER NOT NULL,
+            hostname TEXT NOT NULL,
+            url TEXT NOT NULL DEFAULT '',
+            started_at_ms INTEGER NOT NULL,
+            beat_at_ms INTEGER NOT NULL
+        )
+        """
+    )
+
+
 def migration_names() -> list[str]:
     """Return the names of the registered migrations, in the order they apply."""
     # sqlite-utils 4 offers no public list of registered migrations.

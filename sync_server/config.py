@@ -39,6 +39,9 @@ class Setting:
         help: One line for ``--help`` and the docs.
         minimum: Smallest allowed value for numbers, or ``None``.
         maximum: Largest allowed value for numbers, or ``None``.
+        applies_to: Which server reads it: ``"sync"``, ``"web"`` or ``"both"``. The
+            ``serve-sync`` and ``serve-web`` commands offer flags only for theirs
+            (:data:`WEB_ONLY`, :data:`BOTH` say which are which).
     """
 
     name: str
@@ -47,6 +50,36 @@ class Setting:
     help: str
     minimum: float | None = None
     maximum: float | None = None
+
+    @property
+    def applies_to(self) -> str:
+        if self.name in WEB_ONLY:
+            return "web"
+        return "both" if self.name in BOTH else "sync"
+
+
+#: Settings only the web app reads (``serve-web``; ``serve`` passes them on).
+WEB_ONLY = frozenset(
+    {
+        "web_host",
+        "web_port",
+        "sync_url",
+        "public_sync_url",
+        "cors_origins",
+        "access_token_ttl_s",
+        "refresh_token_ttl_s",
+        "auth_rate_limit_per_min",
+        "max_request_bytes",
+        "media_dir",
+        "max_upload_bytes",
+        "ffprobe_path",
+        "media_token_ttl_s",
+    }
+)
+#: Settings both servers read; every other one is the sync server's alone.
+BOTH = frozenset(
+    {"port", "db", "secret_key", "log_level", "log_format", "allow_guests", "max_chat_chars"}
+)
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -313,6 +346,11 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         raise ConfigError(f"setting 'log_format' in {source} must be text or json, got {value!r}")
     if name == "secret_key" and value and len(value.encode()) < 32:
         raise ConfigError(f"setting 'secret_key' in {source} must be at least 32 bytes")
+    if name == "sync_url" and value and not _is_base_url(value, ("ws", "wss")):
+        raise ConfigError(
+            f"setting 'sync_url' in {source} must be a ws(s) URL such as "
+            f"ws://127.0.0.1:8765/control, got {value!r}"
+        )
     if name == "public_web_url" and value and not _is_base_url(value, ("http", "https")):
         raise ConfigError(
             f"setting 'public_web_url' in {source} must be an http(s) URL such as "
@@ -351,6 +389,20 @@ def load_config(
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
 ) -> Config:
+    """Build the configuration; see :func:`load_config_with_sources`.
+
+    Raises:
+        ConfigError: as :func:`load_config_with_sources`.
+    """
+    return load_config_with_sources(toml_path=toml_path, environ=environ, overrides=overrides)[0]
+
+
+def load_config_with_sources(
+    *,
+    toml_path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> tuple[Config, dict[str, str]]:
     """Build the configuration: defaults, then the TOML file, then the environment,
     then *overrides* (the command-line flags that were given).
 
@@ -359,11 +411,17 @@ def load_config(
     *toml_path*, the file named by the ``WATCHPARTY_CONFIG`` environment variable is
     read, if set.
 
+    Returns:
+        The configuration, and for each setting where its value came from:
+        ``"default"``, ``"config file PATH"``, ``"environment variable WATCHPARTY_X"``
+        or ``"--flag"`` (the last source that set it).
+
     Raises:
         ConfigError: for an unreadable file, an unknown key or a bad value, naming
             the key and where it came from.
     """
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {s.name: "default" for s in SETTINGS}
     env = os.environ if environ is None else environ
     if toml_path is None and env.get(ENV_PREFIX + "CONFIG"):
         toml_path = env[ENV_PREFIX + "CONFIG"]
@@ -385,15 +443,18 @@ def load_config(
             data = data["watchparty"]
         for key, value in data.items():
             values[key] = _coerce(key, value, f"config file {toml_path}")
+            sources[key] = f"config file {toml_path}"
     for key, raw in env.items():
         if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
             continue
         name = key[len(ENV_PREFIX) :].lower()
         values[name] = _coerce(name, raw, f"environment variable {key}")
+        sources[name] = f"environment variable {key}"
     for key, value in (overrides or {}).items():
         if value is not None:
             values[key] = _coerce(key, value, f"--{key.replace('_', '-')}")
-    return Config(**values)
+            sources[key] = f"--{key.replace('_', '-')}"
+    return Config(**values), sources
 
 
 def config_fields() -> list[str]:

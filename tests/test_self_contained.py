@@ -37,7 +37,13 @@ def repository_text_files() -> list[Path]:
 
 def test_the_scan_sees_the_whole_repository() -> None:
     names = {p.relative_to(ROOT).as_posix() for p in repository_text_files()}
-    for expected in ("README.md", ".ci/run", "admin_app/videos.py", "docs/cli.md", "bench/README.md"):
+    for expected in (
+        "README.md",
+        ".ci/run",
+        "admin_app/videos.py",
+        "docs/cli.md",
+        "bench/README.md",
+    ):
         assert expected in names
 
 

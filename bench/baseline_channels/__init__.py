@@ -1,4 +1,5 @@
-"""The Django Channels stack (SyncPlay Backend, StreamIt) as a baseline: the same room broadcast on Django Channels + daphne.
+"""The Django Channels stack (SyncPlay Backend, StreamIt) as a baseline: the same room
+broadcast on Django Channels + daphne.
 
 Only what the fan-out load generator uses: ``hello`` (join a group), ``chat_send`` and
 ``seek`` (broadcast to the room, encoded once, acknowledged to the sender), ``pong``
