@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from argon2 import PasswordHasher
-from quart_schema import Info, OpenAPIProvider, QuartSchema
+from quart_schema import Info, OpenAPIProvider, QuartSchema, Tag
 from quart_trio import QuartTrio
 from werkzeug.routing import Rule
 
@@ -33,8 +33,8 @@ from .settings import WebSettings
 OPENAPI_PATH = "/api/openapi.json"
 
 
-#: The sections of the API reference, in the order a newcomer needs them; a tag not
-#: listed here comes after these.
+#: The sections (tags) of the API reference, in the order a newcomer needs them:
+#: Swagger UI shows them in the order of the document's ``tags`` list.
 TAG_ORDER: tuple[tuple[str, str], ...] = (
     ("auth", "Accounts and tokens. Start here: `POST /api/auth/guest/` gives a token."),
     ("rooms", "Create and join rooms, control their playback, read their chat."),
@@ -48,22 +48,7 @@ TAG_ORDER: tuple[tuple[str, str], ...] = (
 class _ApiOnlyProvider(OpenAPIProvider):
     """Documents the ``/api/`` routes only (not the browser pages or static files), the
     bodiless responses of :func:`~admin_app.errors.documents_no_content` views, and the
-    file responses of :func:`~admin_app.media.documents_file` views; its sections
-    (tags) and paths come in the order of :data:`TAG_ORDER`."""
-
-    def schema(self) -> dict[str, Any]:
-        document = super().schema()
-        rank = {name: index for index, (name, _) in enumerate(TAG_ORDER)}
-
-        def path_rank(item: tuple[str, Any]) -> tuple[int, str]:
-            tags = [
-                t for op in item[1].values() if isinstance(op, dict) for t in op.get("tags", [])
-            ]
-            return min((rank.get(t, len(rank)) for t in tags), default=len(rank)), item[0]
-
-        document["tags"] = [{"name": name, "description": text} for name, text in TAG_ORDER]
-        document["paths"] = dict(sorted(document["paths"].items(), key=path_rank))
-        return document
+    file responses of :func:`~admin_app.media.documents_file` views."""
 
     def generate_rules(self) -> Iterable[Rule]:
         return (rule for rule in super().generate_rules() if rule.rule.startswith("/api/"))
@@ -141,6 +126,7 @@ def create_app(
         security_schemes={
             "bearerAuth": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}
         },
+        tags=[Tag(name=name, description=text) for name, text in TAG_ORDER],
         openapi_provider_class=_ApiOnlyProvider,
     )
     register_hooks(app)
