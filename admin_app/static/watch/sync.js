@@ -21,6 +21,7 @@
 //   settings    the room settings or host changed
 //   correction  a drift_correction message
 //   typing      {participantId, typing}
+//   reaction    the reaction message {participant_id, emoji, position_s}
 //   clock       the clock estimate changed
 //   servererror an error message that answered no pending request
 
@@ -269,6 +270,12 @@ export class SyncClient extends EventTarget {
   /** Play a library video (the server resolves its URL, title and duration). */
   changeMediaById(videoId) { return this.request({ type: "change_media", video_id: videoId }); }
   chatSend(text) { return this.request({ type: "chat_send", text }); }
+  /** Edit one's own message *messageId* (integer); the others get chat_edited. */
+  chatEdit(messageId, text) { return this.request({ type: "chat_edit", message_id: messageId, text }); }
+  /** Delete one's own message (the host and co-hosts may delete anyone's). */
+  chatDelete(messageId) { return this.request({ type: "chat_delete", message_id: messageId }); }
+  /** Send an emoji reaction (1 to 16 characters) to everyone in the room. */
+  react(emoji) { return this.request({ type: "reaction", emoji }); }
   typing(typing) { return this.send({ type: "typing", typing }); }
   bufferState(buffering) { return this.send({ type: "buffer_state", buffering }); }
 
