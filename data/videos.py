@@ -331,7 +331,7 @@ def toggle_like(
 ) -> LikeState:
     """Like or dislike a video; the same reaction again takes it back.
 
-    Seeds/000 task 2: one reaction per account and video (the primary key), a like
+    As in Watch Party: one reaction per account and video (the primary key), a like
     replaces a dislike and the reverse. The counts are recomputed in the same
     transaction, so they are right however many toggles run at once.
 

@@ -18,8 +18,9 @@ TEXT_SUFFIXES = {".py", ".md", ".txt", ".toml", ".js", ".css", ".html", ".sh", "
 #: Folders that are not the product's: the venv, caches, git, build output.
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", "build", "dist", "media"}
 
-#: A path into the design notes, or "the seeds' ..." (their stack, their paths).
-OUTSIDE_REFERENCE = re.compile(r"\bseeds?/|\bseeds'")
+#: A path into the design notes, "the seeds' ..." (their stack, their paths), or "the seed
+#: systems", in any case.
+OUTSIDE_REFERENCE = re.compile(r"\bseeds?/|\bseeds'|\bseed systems?\b", re.IGNORECASE)
 
 
 def repository_text_files() -> list[Path]:
@@ -60,4 +61,6 @@ def test_no_file_refers_to_the_design_notes() -> None:
 def test_the_pattern_catches_what_it_must() -> None:
     assert OUTSIDE_REFERENCE.search("Rooms over REST (seeds/003)")
     assert OUTSIDE_REFERENCE.search("on the seeds' stack")
+    assert OUTSIDE_REFERENCE.search("Seeds/000 task 2: one reaction per account")
+    assert OUTSIDE_REFERENCE.search("the seed systems' cleanup_rooms command")
     assert not OUTSIDE_REFERENCE.search("Measured over these 200 seeds: worst 2.9 ms")
