@@ -541,10 +541,19 @@ def _cmd_cleanup_rooms(config: Config, hours: float, dry_run: bool) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``watchparty`` console script; returns the exit status."""
-    from sync_server.cli_accounts import cmd_createsuperuser
-
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except BrokenPipeError:
+        # The reader went away (`watchparty settings | head`): nothing is wrong here.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from sync_server.cli_accounts import cmd_createsuperuser
+
     try:
         if args.command == "settings":
             return _cmd_settings(args.config, args.json)
