@@ -1,37 +1,41 @@
 """The web app factory: :func:`create_app`.
 
-One blueprint per domain: ``auth`` (accounts and tokens), ``rooms``, ``health``,
-``docs`` (the API reference page), ``videos`` (the video library, with ``premium``
-for accounts' premium flag), ``video_comments`` and ``pages`` (the browser pages). The OpenAPI
-document of every ``/api/`` route is at ``/api/openapi.json`` (quart-schema).
+The machinery every domain uses is set up first (``core/``: state, error body, hooks,
+OpenAPI); then every domain of :data:`DOMAINS` registers its blueprints: ``auth``
+(accounts and tokens), ``rooms``, ``health``, ``docs`` (the API reference page),
+``videos`` (the video library, its comments, and accounts' premium flag) and ``pages``
+(the browser pages). The OpenAPI document of every ``/api/`` route is at
+``/api/openapi.json`` (quart-schema).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 from argon2 import PasswordHasher
-from quart_schema import Info, OpenAPIProvider, QuartSchema, Tag
+from quart_schema import Info, QuartSchema, Tag
 from quart_trio import QuartTrio
-from werkzeug.routing import Rule
 
 from data import Database
+from protocol.control import RoomControl
 
-from . import auth, docs, health, pages, video_comments, videos
-from . import rooms as room_routes
-from .control import RoomControl, WebState
-from .errors import NO_CONTENT_ATTRIBUTE, register_error_handlers
-from .health import version
-from .hooks import register_hooks
-from .media import FILE_RESPONSES_ATTRIBUTE
-from .passwords import Passwords
-from .requests import ApiRequest
-from .settings import WebSettings
+from . import auth, docs, health, pages, rooms, videos
+from .core.asgi import KeepAliveHTTPConnection
+from .core.caller import register_auth_check
+from .core.errors import register_error_handlers
+from .core.hooks import register_hooks
+from .core.openapi import OPENAPI_PATH, ApiOnlyProvider, version
+from .core.passwords import Passwords
+from .core.requests import ApiRequest
+from .core.settings import WebSettings
+from .core.state import WebState
 
-OPENAPI_PATH = "/api/openapi.json"
-
+#: Every domain of the web app, in registration order; each package's ``blueprints``
+#: are registered. A new domain is one package and one entry here.
+DOMAINS: tuple[ModuleType, ...] = (auth, rooms, health, docs, videos, pages)
 
 #: The sections (tags) of the API reference, in the order a newcomer needs them:
 #: Swagger UI shows them in the order of the document's ``tags`` list.
@@ -43,32 +47,6 @@ TAG_ORDER: tuple[tuple[str, str], ...] = (
     ("health", "Whether the server and its sync server answer."),
     ("admin", "Administration (admins only)."),
 )
-
-
-class _ApiOnlyProvider(OpenAPIProvider):
-    """Documents the ``/api/`` routes only (not the browser pages or static files), the
-    bodiless responses of :func:`~admin_app.errors.documents_no_content` views, and the
-    file responses of :func:`~admin_app.media.documents_file` views."""
-
-    def generate_rules(self) -> Iterable[Rule]:
-        return (rule for rule in super().generate_rules() if rule.rule.startswith("/api/"))
-
-    def build_paths(self, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
-        paths, components = super().build_paths(rule)
-        status = getattr(self._app.view_functions[rule.endpoint], NO_CONTENT_ATTRIBUTE, None)
-        if status is not None:
-            for operations in paths.values():
-                for operation in operations.values():
-                    operation["responses"] = {
-                        status: {"description": "Done; no body."},
-                        **operation["responses"],
-                    }
-        files = getattr(self._app.view_functions[rule.endpoint], FILE_RESPONSES_ATTRIBUTE, None)
-        if files is not None:
-            for operations in paths.values():
-                for operation in operations.values():
-                    operation["responses"] = {**files, **operation["responses"]}
-        return paths, components
 
 
 def create_app(
@@ -84,9 +62,9 @@ def create_app(
 
     Args:
         config: The ``sync_server.config.Config`` (web settings are read from it, see
-            :class:`~admin_app.settings.WebSettings`).
+            :class:`~admin_app.core.settings.WebSettings`).
         db: The open database (shared with the sync server).
-        rooms: Live rooms (the sync server's ``RoomControl``).
+        rooms: Live rooms (the sync server's :class:`~protocol.control.RoomControl`).
         secret: HS256 key for every token (the sync server's, so that the sync
             socket accepts the access tokens issued here).
         clock: Wall clock in Unix seconds for token times; ``time.time`` when None.
@@ -98,6 +76,7 @@ def create_app(
     settings = WebSettings.from_config(config)
     app = QuartTrio(__name__, static_folder="static", static_url_path="/static")
     app.request_class = ApiRequest
+    app.asgi_http_class = KeepAliveHTTPConnection  # type: ignore[assignment]
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         QUART_SCHEMA_SWAGGER_JS_URL="/static/swagger/swagger-ui-bundle.js",
@@ -127,23 +106,16 @@ def create_app(
             "bearerAuth": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}
         },
         tags=[Tag(name=name, description=text) for name, text in TAG_ORDER],
-        openapi_provider_class=_ApiOnlyProvider,
+        openapi_provider_class=ApiOnlyProvider,
     )
     register_hooks(app)
     register_error_handlers(app)
+    register_auth_check(app)
     if settings.cors_origins:
         _enable_cors(app, settings.cors_origins)
-    for blueprint in (
-        auth.bp,
-        room_routes.bp,
-        health.bp,
-        docs.bp,
-        videos.bp,
-        videos.premium_bp,
-        video_comments.bp,
-    ):
-        app.register_blueprint(blueprint)
-    app.register_blueprint(pages.bp, sync_config=config)
+    for domain in DOMAINS:
+        for blueprint in domain.blueprints:
+            app.register_blueprint(blueprint)
     return app
 
 

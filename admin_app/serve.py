@@ -14,15 +14,17 @@ from hypercorn.trio import serve
 from quart_trio import QuartTrio
 
 from data import Database
+from protocol.control import RoomControl
 
 from .app import create_app
-from .control import RoomControl
-from .settings import WebSettings
+from .core.settings import WebSettings
 
 logger = logging.getLogger(__name__)
 
 #: How long requests in flight get to finish after a stop was asked for, seconds.
 GRACEFUL_TIMEOUT_S = 5.0
+#: How long an idle keep-alive connection is kept after its last response, seconds.
+KEEP_ALIVE_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,7 @@ async def serve_web(
     hconfig.accesslog = None  # the app writes its own JSON access log
     hconfig.errorlog = logging.getLogger("hypercorn.error")
     hconfig.graceful_timeout = GRACEFUL_TIMEOUT_S
+    hconfig.keep_alive_timeout = KEEP_ALIVE_TIMEOUT_S
     hconfig.include_server_header = False
     shutdown = trio.Event()
     shield = trio.CancelScope(shield=True)

@@ -140,6 +140,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_port_in(lo: int, hi: int) -> int:
+    """A TCP port in lo..hi (inclusive) on 127.0.0.1 that was free a moment ago.
+
+    Raises RuntimeError if every port of the range is taken."""
+    import random
+
+    ports = list(range(lo, hi + 1))
+    random.shuffle(ports)
+    for port in ports:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free TCP port in {lo}..{hi} on 127.0.0.1")
+
+
 def _version(dist: str) -> str:
     try:
         return metadata.version(dist)
@@ -221,7 +239,8 @@ def env_block(env: dict[str, Any], command: str) -> str:
     v = ", ".join(f"{k} {val}" for k, val in env["versions"].items())
     return "\n".join(
         [
-            f"- date: {env['date']}; machine: {env['machine']}; {env['os']}; Python {env['python']}",
+            f"- date: {env['date']}; machine: {env['machine']}; {env['os']}; "
+            f"Python {env['python']}",
             f"- versions: {v}; watchparty git {env['git']}",
             f"- load average at start: {' '.join(env['loadavg'])}; ulimit -n {env['ulimit_n']}",
             f"- command: `{command}`",

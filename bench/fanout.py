@@ -15,6 +15,10 @@ Servers:
   Channels under daphne (bench/baseline_channels/), with the in-memory channel layer
   or channels-redis against a ``redis-server`` the bench starts on 127.0.0.1 (both
   pinned to core 0, beside daphne).
+* ``syncplay``: Debian's ``syncplay-server`` (bench/syncplay_server.py binds it to
+  127.0.0.1) with ``--isolate-rooms``, no password and no MOTD, driven over its own
+  protocol (``bench.loadgen --protocol syncplay``); ``bench.peers`` runs it beside
+  watchparty in both encodings.
 
 Server CPU is read from /proc/<pid>/stat over each step (daphne plus redis for the
 Redis baseline); the load generator reports its own. ``--profile`` records the server
@@ -41,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
+    BENCH_DIR,
     BENCH_VENV,
     PROJECT_PYTHON,
     ROOT,
@@ -49,6 +54,7 @@ from bench.common import (
     env_block,
     environment,
     free_port,
+    free_port_in,
     md_table,
     proc_rss_kib,
     raise_nofile,
@@ -124,16 +130,37 @@ def wait_port(port: int, timeout_s: float = 60.0) -> None:
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout_s} s")
 
 
-class ServerUnderTest:
-    """A server process (and its helpers) pinned to core 0."""
+#: The Python that Debian's syncplay-server package is installed for.
+SYSTEM_PYTHON = "/usr/bin/python3"
+#: Where a Syncplay server's port is chosen (inclusive).
+SYNCPLAY_PORT_RANGE = (20000, 20999)
 
-    def __init__(self, kind: str, tmp: Path, root: Path = ROOT) -> None:
+
+class ServerUnderTest:
+    """A server process (and its helpers) pinned to core 0.
+
+    *port_range* (lo, hi), when given, is where its port is chosen; otherwise any
+    free port."""
+
+    def __init__(
+        self,
+        kind: str,
+        tmp: Path,
+        root: Path = ROOT,
+        port_range: tuple[int, int] | None = None,
+    ) -> None:
         self.root = root
         self.kind = kind
         self.tmp = tmp
-        self.port = free_port()
+        if port_range is None and kind == "syncplay":
+            port_range = SYNCPLAY_PORT_RANGE
+        self.port_range = port_range
+        self.port = self._pick_port()
         self.procs: list[subprocess.Popen[bytes]] = []
         self.main: subprocess.Popen[bytes] | None = None
+
+    def _pick_port(self) -> int:
+        return free_port_in(*self.port_range) if self.port_range else free_port()
 
     def start(self) -> None:
         """Start the server; one retry on a fresh port if it does not come up (the
@@ -143,7 +170,7 @@ class ServerUnderTest:
         except RuntimeError:
             self.stop()
             self.procs.clear()
-            self.port = free_port()
+            self.port = self._pick_port()
             try:
                 self._start()
             except RuntimeError as exc:
@@ -178,6 +205,26 @@ class ServerUnderTest:
                 "1000",
             ]
             self.main = subprocess.Popen(cmd, cwd=self.root, stdout=log, stderr=log)
+        elif self.kind == "syncplay":
+            # No password (nor one from the environment), no MOTD file, a fixed salt
+            # (only used for managed rooms); rooms isolated, so that a join is announced
+            # to its own room, not to every connection on the server.
+            env = {k: v for k, v in os.environ.items() if not k.startswith("SYNCPLAY_")}
+            cmd = [
+                "taskset",
+                "-c",
+                "0",
+                SYSTEM_PYTHON,
+                str(BENCH_DIR / "syncplay_server.py"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--isolate-rooms",
+                "--salt",
+                "bench",
+            ]
+            self.main = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=log)
         else:
             env = dict(
                 os.environ,
@@ -247,6 +294,20 @@ class ServerUnderTest:
 def versions_of(kind: str) -> str:
     if kind == "watchparty":
         return "watchparty (this tree)"
+    if kind == "syncplay":
+        out = subprocess.run(
+            [
+                "dpkg-query",
+                "-W",
+                "-f",
+                "${Package} ${Version}, ",
+                "syncplay-server",
+                "python3-twisted",
+            ],
+            capture_output=True,
+            text=True,
+        ).stdout.strip(" ,")
+        return out or "syncplay-server not installed (bash bench/setup.sh)"
     out = subprocess.run(
         [
             str(BENCH_VENV / "bin" / "python"),
@@ -303,12 +364,43 @@ def profile_summary(raw: Path, top: int = 14) -> dict[str, Any]:
     }
 
 
-def run_scenario(kind: str, sc: Scenario, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    server = ServerUnderTest(kind, tmp, Path(args.server_root).resolve())
+def run_scenario(
+    kind: str,
+    sc: Scenario,
+    args: argparse.Namespace,
+    tmp: Path,
+    *,
+    encoding: str = "msgpack",
+    port_range: tuple[int, int] | None = None,
+    idle_s: float = 0.0,
+) -> dict[str, Any]:
+    """One server process for one scenario: connect, then each rate as a step.
+
+    Args:
+        kind: ``watchparty``, ``channels-memory``, ``channels-redis`` or ``syncplay``.
+        encoding: watchparty's encoding for the load generator (``msgpack`` or
+            ``json``); the Channels baseline speaks msgpack only, Syncplay JSON lines.
+        port_range: (lo, hi) for the server's port; any free port if None.
+        idle_s: seconds to hold the joined connections idle before the steps (s); the
+            result's ``idle`` then has the server's CPU (cores) and RSS (KiB) over it,
+            and the start RSS is read after a 1 s settle.
+
+    Returns:
+        ``{"server", "scenario", "encoding", "steps": [step_end events + server
+        CPU, RSS and the load average at the step's start], "connect", ...}``.
+    """
+    server = ServerUnderTest(kind, tmp, Path(args.server_root).resolve(), port_range)
     server.start()
+    if idle_s:
+        time.sleep(1.0)  # let the server finish starting before its baseline RSS
     rss0 = sum(proc_rss_kib(p) for p in server.pids)
     steps: list[dict[str, Any]] = []
-    result: dict[str, Any] = {"server": kind, "scenario": sc.name, "steps": steps}
+    result: dict[str, Any] = {
+        "server": kind,
+        "encoding": encoding,
+        "scenario": sc.name,
+        "steps": steps,
+    }
     cmd = [
         "taskset",
         "-c",
@@ -330,8 +422,15 @@ def run_scenario(kind: str, sc: Scenario, args: argparse.Namespace, tmp: Path) -
         str(args.playback_every),
         "--join-rate",
         str(args.join_rate or sc.join_rate),
+        "--idle-s",
+        str(idle_s),
     ]
-    print(f"== {kind}: {sc.name}", file=sys.stderr, flush=True)
+    if kind == "syncplay":
+        cmd[cmd.index("--playback-every") + 1] = "0"  # no plain-broadcast seek: chat only
+        cmd += ["--protocol", "syncplay"]
+    elif kind == "watchparty":
+        cmd += ["--encoding", encoding]
+    print(f"== {kind} ({encoding}): {sc.name}", file=sys.stderr, flush=True)
     gen = subprocess.Popen(
         cmd,
         cwd=ROOT,
@@ -339,9 +438,11 @@ def run_scenario(kind: str, sc: Scenario, args: argparse.Namespace, tmp: Path) -
         stderr=sys.stderr if args.verbose else subprocess.DEVNULL,
     )
     meters: list[CpuMeter] = []
+    loadavg: list[str] = []
     prof: subprocess.Popen[bytes] | None = None
     prof_path = tmp / f"profile-{kind}-{len(steps)}.txt"
-    deadline = time.monotonic() + 900 + len(sc.rates) * (args.duration + 30)
+    idle_meters: list[CpuMeter] = []
+    deadline = time.monotonic() + 900 + idle_s + len(sc.rates) * (args.duration + 30)
     killer = threading.Timer(max(1.0, deadline - time.monotonic()), gen.kill)
     killer.start()
     try:
@@ -351,7 +452,18 @@ def run_scenario(kind: str, sc: Scenario, args: argparse.Namespace, tmp: Path) -
             if ev["event"] == "connected":
                 result["connect"] = ev
                 result["rss_connected_kib"] = sum(proc_rss_kib(p) for p in server.pids)
+            elif ev["event"] == "idle_start":
+                idle_meters = [CpuMeter(p) for p in server.pids]
+            elif ev["event"] == "idle_end":
+                # The load generator holds its connections a moment after idle_end.
+                cpu = [m.read() for m in idle_meters]
+                result["idle"] = {
+                    **ev,
+                    "server_cpu_cores": sum(c["cores"] for c in cpu),
+                    "server_rss_kib": sum(proc_rss_kib(p) for p in server.pids),
+                }
             elif ev["event"] == "step_start":
+                loadavg = Path("/proc/loadavg").read_text().split()[:3]
                 meters = [CpuMeter(p) for p in server.pids]
                 last = ev["rate_per_room"] == sc.rates[-1]
                 if args.profile and last and kind in args.profile_servers.split(","):
@@ -361,9 +473,9 @@ def run_scenario(kind: str, sc: Scenario, args: argparse.Namespace, tmp: Path) -
                             str(spy),
                             "record",
                             "-p",
-                            str(server.main.pid),
+                            str(server.main.pid),  # type: ignore[union-attr]
                             "-d",
-                            str(max(3, int(args.duration) - 2)),  # type: ignore[union-attr]
+                            str(max(3, int(args.duration) - 2)),
                             "-r",
                             "200",
                             "-f",
@@ -378,14 +490,18 @@ def run_scenario(kind: str, sc: Scenario, args: argparse.Namespace, tmp: Path) -
             elif ev["event"] == "step_end":
                 cpu = [m.read() for m in meters]
                 ev["server_cpu_cores"] = sum(c["cores"] for c in cpu)
+                ev["server_cpu_s"] = sum(c["cores"] * c["wall_s"] for c in cpu)
+                ev["loadavg"] = loadavg
                 ev["server_cpu_parts"] = [round(c["cores"], 3) for c in cpu]
                 ev["server_rss_kib"] = sum(proc_rss_kib(p) for p in server.pids)
                 steps.append(ev)
                 lat = ev["latency_ms"]
                 print(
                     f"   {ev['rate_per_room']:g}/room: {ev['deliveries_per_s']:.0f} deliveries/s "
-                    f"(offered {ev['offered_deliveries_per_s']:.0f}), p50 {lat['p50'] or 0:.1f} p99 {lat['p99'] or 0:.1f} "
-                    f"max {lat['max'] or 0:.1f} ms, lost {ev['lost']}, resyncs {ev.get('resyncs', 0)}, server {ev['server_cpu_cores']:.2f} cores, "
+                    f"(offered {ev['offered_deliveries_per_s']:.0f}), "
+                    f"p50 {lat['p50'] or 0:.1f} p99 {lat['p99'] or 0:.1f} "
+                    f"max {lat['max'] or 0:.1f} ms, lost {ev['lost']}, "
+                    f"resyncs {ev.get('resyncs', 0)}, server {ev['server_cpu_cores']:.2f} cores, "
                     f"loadgen {ev['loadgen_cpu_cores']:.2f}",
                     file=sys.stderr,
                     flush=True,
@@ -454,7 +570,8 @@ def render(
         )
     out.append(
         f"- server pinned to core 0, load generator (bench/loadgen.py, one process) to core 1; "
-        f"{args.duration:g} s of sending per step; every {args.playback_every}th message a seek, the rest chat"
+        f"{args.duration:g} s of sending per step; every {args.playback_every}th message a seek, "
+        "the rest chat"
     )
     out.append("")
     rows = []
@@ -530,7 +647,9 @@ def render(
     if ratio_rows:
         out += [
             "",
-            "Ratios (same run, same load generator): watchparty ÷ baseline for throughput, baseline ÷ watchparty for p99 latency and CPU per delivery (above 1: watchparty better).",
+            "Ratios (same run, same load generator): watchparty ÷ baseline for throughput, "
+            "baseline ÷ watchparty for p99 latency and CPU per delivery "
+            "(above 1: watchparty better).",
             "",
         ]
         out.append(
@@ -583,7 +702,8 @@ def render(
         out += [
             "",
             f"<details><summary>py-spy profile: {r['server']}, {r['scenario']}, last step "
-            f"({p['samples']} samples of non-idle threads at 200 Hz; epoll waits {p['idle_share']:.0%}; raw: {r.get('profile_file')})</summary>",
+            f"({p['samples']} samples of non-idle threads at 200 Hz; "
+            f"epoll waits {p['idle_share']:.0%}; raw: {r.get('profile_file')})</summary>",
             "",
         ]
         out.append(
@@ -635,7 +755,7 @@ def main() -> None:
     p.add_argument(
         "--servers",
         default="watchparty",
-        help="comma-separated: watchparty, channels-memory, channels-redis",
+        help="comma-separated: watchparty, channels-memory, channels-redis, syncplay",
     )
     p.add_argument("--scenarios", default="all", help=f"one of {', '.join(SCENARIOS)}")
     p.add_argument(
@@ -658,7 +778,8 @@ def main() -> None:
     p.add_argument(
         "--server-root",
         default=str(ROOT),
-        help="tree whose sync_server/ the watchparty server runs (a scratch copy with a candidate fix)",
+        help="tree whose sync_server/ the watchparty server runs "
+        "(a scratch copy with a candidate fix)",
     )
     args = p.parse_args()
     if not 3 <= args.duration <= 600:

@@ -5,7 +5,8 @@ bottleneck on the one core it gets, it drives non-blocking sockets from a single
 ``epoll`` loop and frames WebSocket messages itself (RFC 6455: client frames carry a
 mask; the all-zero masking key is used, which is valid and costs no XOR).
 
-Every client speaks the sync protocol's msgpack subprotocol: handshake, ``hello``
+Every client speaks the sync protocol's msgpack subprotocol (``--encoding json``: its
+JSON one): handshake, ``hello``
 (the first client of a room creates it with ``control: everyone`` and a media), then
 ``pong`` for every heartbeat ``ping``. Senders (``ceil(rate / 10)`` per room, so each
 stays under the server's 20 msgs/s rate limit) send at fixed intervals:
@@ -17,6 +18,9 @@ stays under the server's 20 msgs/s rate limit) send at fixed intervals:
 Every received ``chat_message`` / ``playback`` is a delivery; its latency is receive
 time minus the time in its payload (same clock, same process). Losses are deliveries
 expected (messages the server acknowledged × room members) minus deliveries received.
+
+``--protocol syncplay`` drives a Syncplay server instead, over its JSON-lines protocol
+(bench/syncplay_loadgen.py), with the same rooms, senders, steps and figures.
 
 Output: JSON lines on stdout (``{"event": "step_start", ...}``, ``step_end`` with
 the step's figures, ``done``); progress on stderr. Every phase has a time limit and
@@ -46,13 +50,28 @@ from typing import Any
 
 import msgpack
 
-SUBPROTOCOL = "watchparty.v1.msgpack"
+SUBPROTOCOLS = {"msgpack": "watchparty.v1.msgpack", "json": "watchparty.v1.json"}
 EPOLLIN, EPOLLOUT = select.EPOLLIN, select.EPOLLOUT
 MASK = b"\x00\x00\x00\x00"
 TS_WRAP_S = 1_000_000.0  # positions must stay under 10,000,000 s
 
 _packb = msgpack.Packer(use_bin_type=True).pack
 _unpackb = msgpack.unpackb
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def chat_text(ts: float, index: int, n: int) -> str:
+    """The text of a timed chat message: its send time *ts* (CLOCK_MONOTONIC modulo
+    :data:`TS_WRAP_S`, seconds), the sending connection's index and its message count."""
+    return f"t{ts!r}|{index}:{n}"
+
+
+def sent_time(text: str) -> float:
+    """The send time carried by a :func:`chat_text`, seconds. Raises ValueError if the
+    text is not one."""
+    if not text.startswith("t"):
+        raise ValueError(f"not a timed chat text: {text[:40]!r}")
+    return float(text[1 : text.index("|")])
 
 
 def ws_frame(payload: bytes, opcode: int = 0x2) -> bytes:
@@ -68,6 +87,8 @@ def ws_frame(payload: bytes, opcode: int = 0x2) -> bytes:
 
 class Conn:
     __slots__ = (
+        "chat_received",
+        "chat_recovered",
         "close_code",
         "closed",
         "connect_t",
@@ -78,11 +99,9 @@ class Conn:
         "last_chat_id",
         "last_pb_seq",
         "pb_received",
-        "chat_received",
-        "chat_recovered",
-        "resynced",
         "rbuf",
         "received",
+        "resynced",
         "room",
         "sock",
         "state",
@@ -164,7 +183,10 @@ class LoadGen:
             self.ep.modify(c.fd, EPOLLIN | EPOLLOUT)
 
     def send_msg(self, c: Conn, msg: dict[str, Any]) -> None:
-        self.send(c, ws_frame(_packb(msg)))
+        if self.args.encoding == "json":
+            self.send(c, ws_frame(_dumps(msg).encode(), 0x1))
+        else:
+            self.send(c, ws_frame(_packb(msg)))
 
     def flush(self, c: Conn) -> None:
         try:
@@ -217,7 +239,7 @@ class LoadGen:
         req = (
             f"GET /ws HTTP/1.1\r\nHost: {self.host_header}\r\nUpgrade: websocket\r\n"
             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            f"Sec-WebSocket-Protocol: {SUBPROTOCOL}\r\n\r\n"
+            f"Sec-WebSocket-Protocol: {SUBPROTOCOLS[self.args.encoding]}\r\n\r\n"
         ).encode()
         c.state = "handshake"
         self.ep.modify(c.fd, EPOLLIN)
@@ -251,13 +273,14 @@ class LoadGen:
             }
         self.send_msg(c, hello)
         if rest:
-            self.on_ws_data(c, rest)
+            self.on_data(c, rest)
 
     def room_code(self, room: int) -> str:
         return f"bench{room:05d}"
 
     # --- receiving ----------------------------------------------------------------------
-    def on_ws_data(self, c: Conn, data: bytes) -> None:
+    def on_data(self, c: Conn, data: bytes) -> None:
+        """Bytes from an open connection: WebSocket frames."""
         buf = c.rbuf + data if c.rbuf else data
         pos = 0
         end = len(buf)
@@ -302,8 +325,8 @@ class LoadGen:
                 c.last_chat_id = mid
             if self.counting:
                 c.chat_received += 1
-                text = msg["message"]["text"]
-                self.lat.append((now - float(text[1 : text.index("|")])) * 1000.0)
+                sent = sent_time(msg["message"]["text"])
+                self.lat.append(((now % TS_WRAP_S) - sent) * 1000.0)
                 self.lat_t.append(now)
                 self.deliveries += 1
         elif kind == "playback":
@@ -375,7 +398,7 @@ class LoadGen:
                 if c.state == "handshake":
                     self.on_handshake_data(c, data)
                 else:
-                    self.on_ws_data(c, data)
+                    self.on_data(c, data)
 
     def connect_all(self) -> None:
         a = self.args
@@ -495,14 +518,7 @@ class LoadGen:
                     continue
                 if now - due > 0.1:
                     late_sends += 1
-                ts = now % TS_WRAP_S
-                self.next_id += 1
-                if a.playback_every and n % a.playback_every == a.playback_every - 1:
-                    msg = {"type": "seek", "id": self.next_id, "position_s": ts}
-                    self.seek_ids.add(self.next_id)
-                else:
-                    msg = {"type": "chat_send", "id": self.next_id, "text": f"t{ts!r}|{idx}:{n}"}
-                self.send_msg(c, msg)
+                self.send_timed(c, now % TS_WRAP_S, n)
                 self.sent_per_room[c.room] += 1
                 sent += 1
                 nxt = due + period
@@ -521,9 +537,9 @@ class LoadGen:
         while time.monotonic() < drain_end:
             acked = [self.acked_per_room[r] - acked0[r] for r in range(a.rooms)]
             expected = sum(acked[r] * members_at_start[r] for r in range(a.rooms))
-            if self.deliveries + self._covered(members0, acked0, seeks0)[2] >= expected and sum(self.sent_per_room) - sum(sent0) <= sum(
-                acked
-            ) + sum(self.errors.values()):
+            covered = self._covered(members0, acked0, seeks0)[2]
+            unanswered = sum(self.sent_per_room) - sum(sent0) - sum(acked)
+            if self.deliveries + covered >= expected and unanswered <= sum(self.errors.values()):
                 break
             self.poll(0.01)
         self.counting = False
@@ -540,7 +556,7 @@ class LoadGen:
         lat_sorted = sorted(self.lat)
         # Worst latency per second of the step, to tell a stall from a steady queue.
         worst: dict[int, float] = {}
-        for t, v in zip(self.lat_t, self.lat):
+        for t, v in zip(self.lat_t, self.lat, strict=True):
             k = int(t - start)
             if v > worst.get(k, -1.0):
                 worst[k] = v
@@ -583,6 +599,18 @@ class LoadGen:
                 round(worst.get(k, 0.0), 1) for k in range(max(worst, default=-1) + 1)
             ],
         )
+
+    def send_timed(self, c: Conn, ts: float, n: int) -> None:
+        """Send connection *c*'s *n*-th timed message, stamped with *ts* (s): a seek
+        every ``--playback-every``-th message, otherwise chat."""
+        a = self.args
+        self.next_id += 1
+        if a.playback_every and n % a.playback_every == a.playback_every - 1:
+            msg = {"type": "seek", "id": self.next_id, "position_s": ts}
+            self.seek_ids.add(self.next_id)
+        else:
+            msg = {"type": "chat_send", "id": self.next_id, "text": chat_text(ts, c.index, n)}
+        self.send_msg(c, msg)
 
     def _newest_pb(self, members):
         newest: dict[int, int] = {}
@@ -659,6 +687,19 @@ def main() -> None:
         prog="python -m bench.loadgen", description=__doc__.split("\n\n")[0]
     )
     p.add_argument("--port", type=int, required=True, help="server port on 127.0.0.1")
+    p.add_argument(
+        "--protocol",
+        choices=("watchparty", "syncplay"),
+        default="watchparty",
+        help="the server's protocol: watchparty's over WebSocket, or Syncplay's JSON lines "
+        "over TCP (bench/syncplay_loadgen.py)",
+    )
+    p.add_argument(
+        "--encoding",
+        choices=sorted(SUBPROTOCOLS),
+        default="msgpack",
+        help="watchparty's encoding (WebSocket subprotocol)",
+    )
     p.add_argument("--rooms", type=int, required=True)
     p.add_argument("--room-size", type=int, required=True)
     p.add_argument(
@@ -692,7 +733,12 @@ def main() -> None:
     soft, hard = r.getrlimit(r.RLIMIT_NOFILE)
     if soft < n + 100:
         r.setrlimit(r.RLIMIT_NOFILE, (min(hard, n + 1000), hard))
-    gen = LoadGen(args)
+    if args.protocol == "syncplay":
+        from bench.syncplay_loadgen import SyncplayLoadGen
+
+        gen: LoadGen = SyncplayLoadGen(args)
+    else:
+        gen = LoadGen(args)
     gen.connect_all()
     if args.idle_s:
         gen.out(event="idle_start", t=time.monotonic())
@@ -704,6 +750,7 @@ def main() -> None:
             pings=gen.pings,
             open_connections=sum(1 for c in gen.conns if not c.closed),
         )
+        gen.hold(1.0)  # still connected while the caller reads the server's memory
     for rate in (float(x) for x in args.rates.split(",")):
         if rate <= 0:
             continue

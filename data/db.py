@@ -1,16 +1,21 @@
 """Opening the SQLite database, and reaching it from trio through worker threads.
 
-One database file, two connections: a *writer* and a *reader*. The file is in WAL mode,
-so the reader sees the last committed state while a write transaction is open, and
-readers never block the writer.
+One database file, one *writer* connection and a small pool of *reader* connections
+(``read_connections``, the ``db_read_connections`` setting; datasette's
+``num_sql_threads`` in ``datasette/database.py``). The file is in WAL mode, so a reader
+sees the last committed state while a write transaction is open, readers never block
+the writer, and the writer never blocks a reader: a slow report on one reader does not
+queue the sync server's look-ups, which take another.
 
 Every write runs on the writer connection, one at a time, in one ``BEGIN IMMEDIATE``
 transaction per call. That is datasette's write-thread idea (``datasette/database.py``)
 adapted to trio: instead of a dedicated thread fed by a queue, each call takes the
 writer's own ``trio.CapacityLimiter(1)`` (first come, first served) and runs in a trio
-worker thread. A ``threading.Lock`` per connection keeps the synchronous twins
+worker thread. Reads take the readers' ``trio.CapacityLimiter(read_connections)``,
+then a free reader from the pool, in a worker thread of their own. A ``threading.Lock``
+on the writer and the pool's queue of free readers keep the synchronous twins
 (:meth:`Database.write_sync`, :meth:`Database.read_sync`) from overlapping with the
-async ones on the same connection.
+async calls on the same connection.
 
 Query functions (``data.chat``, ``data.rooms``, ``data.secrets``) take a
 ``sqlite_utils.Database`` first and are passed to :meth:`Database.write` or
@@ -29,9 +34,10 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar, TypeVarTuple
 
@@ -48,12 +54,17 @@ logger = logging.getLogger(__name__)
 #: process (a CLI run beside the server) can hold the write lock for long.
 BUSY_TIMEOUT_MS = 5000
 
+#: Reader connections of :func:`open_database` when not told (the
+#: ``db_read_connections`` setting), and the most it accepts.
+DEFAULT_READ_CONNECTIONS = 3
+MAX_READ_CONNECTIONS = 32
+
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
 
 
 class Database:
-    """The watchparty database: one serialized writer connection and one reader.
+    """The watchparty database: one serialized writer connection and a pool of readers.
 
     Create it with :func:`open_database`, never directly. Close it with :meth:`close`
     (or use it as a context manager in synchronous code).
@@ -65,18 +76,29 @@ class Database:
 
     Attributes:
         path: The database file.
+        read_connections: How many reader connections serve :meth:`read` in parallel.
     """
 
     def __init__(
-        self, path: Path, writer: sqlite_utils.Database, reader: sqlite_utils.Database
+        self,
+        path: Path,
+        writer: sqlite_utils.Database,
+        readers: Sequence[sqlite_utils.Database],
     ) -> None:
+        if not readers:
+            raise ValueError("expected at least one reader connection, got none")
         self.path = path
+        self.read_connections = len(readers)
         self._writer = writer
-        self._reader = reader
+        self._readers = tuple(readers)
+        # Free readers. A reader is taken for one call and put back after it, so a
+        # call never shares its connection (and its read transaction) with another.
+        self._free_readers: queue.SimpleQueue[sqlite_utils.Database] = queue.SimpleQueue()
+        for reader in readers:
+            self._free_readers.put(reader)
         self._writer_lock = threading.Lock()
-        self._reader_lock = threading.Lock()
         self._writer_limiter = trio.CapacityLimiter(1)
-        self._reader_limiter = trio.CapacityLimiter(1)
+        self._reader_limiter = trio.CapacityLimiter(len(readers))
         self._closed = False
 
     def __repr__(self) -> str:
@@ -124,11 +146,13 @@ class Database:
         )
 
     async def read(self, fn: Callable[[sqlite_utils.Database, *Ts], T], *args: *Ts) -> T:
-        """Run ``fn(reader_db, *args)`` in a worker thread on the reader connection.
+        """Run ``fn(reader_db, *args)`` in a worker thread on a free reader connection.
 
-        ``fn`` sees one consistent snapshot of the last committed state (see
-        :meth:`read_sync`) and may run while a write transaction is open. The reader
-        is ``query_only``: a write through it fails with ``sqlite3.OperationalError``.
+        Up to ``read_connections`` reads run at once, each on its own connection; more
+        wait for one in arrival order. ``fn`` sees one consistent snapshot of the last
+        committed state (see :meth:`read_sync`) and may run while a write transaction
+        is open. Readers are ``query_only``: a write through one fails with
+        ``sqlite3.OperationalError``.
 
         Args:
             fn: The work to do.
@@ -174,7 +198,9 @@ class Database:
         return self._run_write(fn, *args)
 
     def read_sync(self, fn: Callable[[sqlite_utils.Database, *Ts], T], *args: *Ts) -> T:
-        """Run ``fn(reader_db, *args)`` in this thread on the reader connection.
+        """Run ``fn(reader_db, *args)`` in this thread on a reader connection.
+
+        Blocks while every reader is busy.
 
         ``fn`` runs inside a read transaction (``BEGIN`` ... ``ROLLBACK``) so that all
         its queries see the same committed snapshot, for example a page of messages
@@ -196,19 +222,25 @@ class Database:
         return self._run_read(fn, *args)
 
     def close(self) -> None:
-        """Close both connections. Idempotent.
+        """Close every connection. Idempotent.
 
-        Waits for a call running on either connection to finish. Later calls raise
+        Waits for the calls running on any connection to finish. Later calls raise
         :class:`StoreError`. The writer closes last, so SQLite checkpoints the WAL
         into the database file and removes it.
         """
         was_closed = self._closed
-        # Set before taking the locks, so queued calls fail fast; a call already
-        # holding a lock finishes first. One lock at a time: a read fn that writes
+        # Set before taking the connections, so queued calls fail fast; a call already
+        # holding one finishes first. One connection at a time: a read fn that writes
         # (or the reverse) must not be able to deadlock against close().
         self._closed = True
-        with self._reader_lock:
-            self._reader.close()  # sqlite3's close() is idempotent
+        for _ in self._readers:
+            reader = self._free_readers.get()  # waits for a running read to finish
+            try:
+                reader.close()  # sqlite3's close() is idempotent
+            finally:
+                # Back in the pool, closed: a late call takes it and finds the
+                # database closed instead of waiting for ever.
+                self._free_readers.put(reader)
         with self._writer_lock:
             self._writer.close()
         if was_closed:
@@ -233,21 +265,25 @@ class Database:
             return result
 
     def _run_read(self, fn: Callable[[sqlite_utils.Database, *Ts], T], *args: *Ts) -> T:
-        with self._reader_lock:
+        db = self._free_readers.get()
+        try:
             self._check_open()
-            db = self._reader
             db.conn.execute("BEGIN")
             try:
                 return fn(db, *args)
             finally:
                 _rollback_quietly(db)
+        finally:
+            self._free_readers.put(db)
 
     def _check_open(self) -> None:
         if self._closed:
             raise StoreError(f"expected an open database, got {self.path} closed by close()")
 
 
-def open_database(path: str | os.PathLike[str]) -> Database:
+def open_database(
+    path: str | os.PathLike[str], *, read_connections: int = DEFAULT_READ_CONNECTIONS
+) -> Database:
     """Open (creating if needed) the database file and apply pending migrations.
 
     Synchronous: call it at start-up before ``trio.run``, or from a worker thread.
@@ -257,13 +293,16 @@ def open_database(path: str | os.PathLike[str]) -> Database:
 
     Args:
         path: The database file. ``":memory:"`` and ``""`` are not supported: WAL and
-            two connections need a file.
+            several connections need a file.
+        read_connections: Reader connections, 1 to :data:`MAX_READ_CONNECTIONS` (the
+            ``db_read_connections`` setting).
 
     Returns:
         The open :class:`Database`.
 
     Raises:
-        ValueError: if *path* names an in-memory or temporary database.
+        ValueError: if *path* names an in-memory or temporary database, or
+            *read_connections* is out of range.
         StoreError: if the file cannot use WAL, or a newer watchparty migrated it.
         sqlite3.Error: if the file is not a SQLite database or a migration fails.
         OSError: if the parent directory cannot be created.
@@ -280,20 +319,33 @@ def open_database(path: str | os.PathLike[str]) -> Database:
             "databases cannot be shared by the writer and reader connections in WAL "
             "mode, use a file path (a temporary directory in tests)"
         )
+    if not 1 <= read_connections <= MAX_READ_CONNECTIONS:
+        raise ValueError(
+            f"expected 1 to {MAX_READ_CONNECTIONS} read connections, got {read_connections}"
+        )
     db_path = Path(path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     writer = _connect(db_path, query_only=False)
+    readers: list[sqlite_utils.Database] = []
     try:
         journal_mode = _switch_to_wal(writer)
         if journal_mode != "wal":
             raise StoreError(f"expected journal_mode 'wal' for {db_path}, got {journal_mode!r}")
         applied = apply_migrations(writer)
-        reader = _connect(db_path, query_only=True)
+        for _ in range(read_connections):
+            readers.append(_connect(db_path, query_only=True))
     except BaseException:
+        for reader in readers:
+            reader.close()
         writer.close()
         raise
-    logger.info("opened database %s (%d migrations applied now)", db_path, len(applied))
-    return Database(db_path, writer, reader)
+    logger.info(
+        "opened database %s (%d migrations applied now, %d readers)",
+        db_path,
+        len(applied),
+        read_connections,
+    )
+    return Database(db_path, writer, readers)
 
 
 def _switch_to_wal(db: sqlite_utils.Database, attempts: int = 50) -> str:

@@ -49,7 +49,11 @@ def _finite(value: float) -> float:
 Finite = Annotated[float, AfterValidator(_finite)]
 PositionS = Annotated[float, Field(ge=0.0, le=MAX_POSITION_S), AfterValidator(_finite)]
 Rate = Annotated[float, Field(ge=MIN_RATE, le=MAX_RATE), AfterValidator(_finite)]
-RequestId = int | Annotated[str, Field(max_length=64)]
+#: Bounds of every integer field: what msgpack and SQLite hold (signed 64-bit).
+MIN_INT = -(2**63)
+MAX_INT = 2**63 - 1
+Int64 = Annotated[int, Field(ge=MIN_INT, le=MAX_INT)]
+RequestId = Int64 | Annotated[str, Field(max_length=64)]
 RoomCode = Annotated[str, Field(pattern=ROOM_CODE_PATTERN)]
 
 
@@ -126,7 +130,7 @@ class RoomSettingsPatch(_Model):
 
 class Resume(_Model):
     session: Annotated[str, Field(min_length=1, max_length=4096)]
-    last_seq: Annotated[int, Field(ge=0)]
+    last_seq: Annotated[int, Field(ge=0, le=MAX_INT)]
 
 
 class CreateRoom(_Model):
@@ -138,7 +142,7 @@ class CreateRoom(_Model):
 class Hello(_Model):
     type: Literal["hello"]
     id: RequestId | None = None
-    protocol: int
+    protocol: Int64
     room: RoomCode
     token: Annotated[str, Field(max_length=4096)] | None = None
     display_name: DisplayName | None = None
@@ -163,13 +167,13 @@ class TimeSync(_Model):
 class Ping(_Model):
     type: Literal["ping"]
     id: RequestId | None = None
-    nonce: int | Annotated[str, Field(max_length=64)] | None = None
+    nonce: Int64 | Annotated[str, Field(max_length=64)] | None = None
 
 
 class Pong(_Model):
     type: Literal["pong"]
     id: RequestId | None = None
-    nonce: int | Annotated[str, Field(max_length=64)]
+    nonce: Int64 | Annotated[str, Field(max_length=64)]
 
 
 class Play(_Model):
@@ -233,14 +237,14 @@ class ChatSend(_Model):
 class ChatEdit(_Model):
     type: Literal["chat_edit"]
     id: RequestId | None = None
-    message_id: Annotated[int, Field(ge=1)]
+    message_id: Annotated[int, Field(ge=1, le=MAX_INT)]
     text: Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
 
 
 class ChatDelete(_Model):
     type: Literal["chat_delete"]
     id: RequestId | None = None
-    message_id: Annotated[int, Field(ge=1)]
+    message_id: Annotated[int, Field(ge=1, le=MAX_INT)]
 
 
 class Typing(_Model):
@@ -380,7 +384,7 @@ def request_id_of(raw: Any) -> int | str | None:
         if isinstance(rid, bool):
             return None
         if isinstance(rid, int):
-            return rid
+            return rid if MIN_INT <= rid <= MAX_INT else None
         if isinstance(rid, str) and len(rid) <= 64:
             try:
                 rid.encode("utf-8")

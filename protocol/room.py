@@ -20,8 +20,9 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from protocol import events as ev
 from protocol.clock import position_at, schedule_lead_ms
 from protocol.errors import (
     E_CHAT_DISABLED,
@@ -44,6 +45,10 @@ USER_ACTOR_PREFIX = "user:"
 CONTROL_HOST = "host"
 CONTROL_COHOSTS = "cohosts"
 CONTROL_EVERYONE = "everyone"
+
+
+#: A room event class (see :mod:`protocol.events`).
+E = TypeVar("E", bound=ev.RoomEvent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +261,7 @@ class Room:
     host_id: str | None = None
     banned: set[str] = field(default_factory=set)
     dirty: bool = True
-    _events: deque[dict[str, Any]] = field(init=False)
+    _events: deque[ev.RoomEvent] = field(init=False)
     _chat: deque[dict[str, Any]] = field(init=False)
     _pending: _PendingPlay | None = None
 
@@ -265,14 +270,14 @@ class Room:
         self._chat = deque(maxlen=self.limits.chat_history)
 
     # --- events -------------------------------------------------------------------
-    def _emit(self, type_: str, **fields: Any) -> dict[str, Any]:
+    def _emit(self, cls: type[E], **fields: Any) -> E:
         self.seq += 1
-        event = {"type": type_, "seq": self.seq, **fields}
+        event = cls(seq=self.seq, **fields)
         self._events.append(event)
         self.dirty = True
         return event
 
-    def events_since(self, last_seq: int) -> list[dict[str, Any]] | None:
+    def events_since(self, last_seq: int) -> list[ev.RoomEvent] | None:
         """Events with a sequence number above *last_seq*, oldest first.
 
         Returns:
@@ -288,8 +293,8 @@ class Room:
             return None
         return [e for e in self._events if e["seq"] > last_seq]
 
-    def _playback_event(self, action: str, by: str | None) -> dict[str, Any]:
-        event = self._emit("playback", action=action, by=by, state={})
+    def _playback_event(self, action: str, by: str | None) -> ev.Playback:
+        event = self._emit(ev.Playback, action=action, by=by, state={})
         self.playback.seq = event["seq"]
         event["state"] = self.playback.to_dict()
         return event
@@ -394,7 +399,7 @@ class Room:
         user_id: str | None,
         guest: bool,
         now_ms: float,
-    ) -> tuple[Participant, list[dict[str, Any]]]:
+    ) -> tuple[Participant, list[ev.RoomEvent]]:
         """Add a new participant.
 
         The room's owner becomes host when it joins (a previous host becomes
@@ -412,13 +417,13 @@ class Room:
             id=pid, name=name, role=ROLE_VIEWER, user_id=user_id, guest=guest, joined_at_ms=now_ms
         )
         self.participants[pid] = p
-        events = [self._emit("participant_joined", participant=p.public())]
+        events: list[ev.RoomEvent] = [self._emit(ev.ParticipantJoined, participant=p.public())]
         is_owner = user_id is not None and user_id == self.owner_user_id
         if self.host_id is None or is_owner:
             events.extend(self._make_host(pid))
         return p, events
 
-    def reconnect(self, pid: str, *, now_ms: float) -> list[dict[str, Any]]:
+    def reconnect(self, pid: str, *, now_ms: float) -> list[ev.RoomEvent]:
         """Reattach a participant within its grace period.
 
         Raises:
@@ -430,12 +435,12 @@ class Room:
         p.connected = True
         p.disconnected_at_ms = None
         p.waitable = False
-        events = [self._emit("participant_updated", participant=p.public())]
+        events: list[ev.RoomEvent] = [self._emit(ev.ParticipantUpdated, participant=p.public())]
         if self.host_id is None:
             events.extend(self._make_host(pid))
         return events
 
-    def disconnect(self, pid: str, *, now_ms: float) -> list[dict[str, Any]]:
+    def disconnect(self, pid: str, *, now_ms: float) -> list[ev.RoomEvent]:
         """Mark a participant whose connection dropped; it keeps its place for
         ``reconnect_grace_ms``, then :meth:`expire` removes it."""
         p = self.participants.get(pid)
@@ -444,11 +449,11 @@ class Room:
         p.connected = False
         p.disconnected_at_ms = now_ms
         p.buffering = False
-        events = [self._emit("participant_updated", participant=p.public())]
+        events: list[ev.RoomEvent] = [self._emit(ev.ParticipantUpdated, participant=p.public())]
         events.extend(self._maybe_release_wait(now_ms))
         return events
 
-    def leave(self, pid: str, *, now_ms: float, reason: str = "left") -> list[dict[str, Any]]:
+    def leave(self, pid: str, *, now_ms: float, reason: str = "left") -> list[ev.RoomEvent]:
         """Remove a participant now; hand host over if it was the host.
 
         Args:
@@ -457,14 +462,16 @@ class Room:
         p = self.participants.pop(pid, None)
         if p is None:
             return []
-        events = [self._emit("participant_left", participant_id=pid, reason=reason)]
+        events: list[ev.RoomEvent] = [
+            self._emit(ev.ParticipantLeft, participant_id=pid, reason=reason)
+        ]
         if self.host_id == pid:
             self.host_id = None
             successor = self._successor()
             if successor is not None:
                 events.extend(self._make_host(successor.id, previous=pid))
             else:
-                events.append(self._emit("host_changed", host_id=None, previous_host_id=pid))
+                events.append(self._emit(ev.HostChanged, host_id=None, previous_host_id=pid))
         events.extend(self._maybe_release_wait(now_ms))
         return events
 
@@ -475,18 +482,18 @@ class Room:
         )
         return candidates[0] if candidates else None
 
-    def _make_host(self, pid: str, previous: str | None = None) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = []
+    def _make_host(self, pid: str, previous: str | None = None) -> list[ev.RoomEvent]:
+        events: list[ev.RoomEvent] = []
         old = self.participants.get(self.host_id) if self.host_id else None
         if old is not None and old.id != pid:
             old.role = ROLE_COHOST
-            events.append(self._emit("participant_updated", participant=old.public()))
+            events.append(self._emit(ev.ParticipantUpdated, participant=old.public()))
             previous = old.id
         new = self.participants[pid]
         new.role = ROLE_HOST
         self.host_id = pid
-        events.append(self._emit("participant_updated", participant=new.public()))
-        events.append(self._emit("host_changed", host_id=pid, previous_host_id=previous))
+        events.append(self._emit(ev.ParticipantUpdated, participant=new.public()))
+        events.append(self._emit(ev.HostChanged, host_id=pid, previous_host_id=previous))
         return events
 
     # --- timers -----------------------------------------------------------------------
@@ -501,9 +508,9 @@ class Room:
             deadlines.append(self._pending.deadline_ms)
         return min(deadlines, default=None)
 
-    def expire(self, now_ms: float) -> list[dict[str, Any]]:
+    def expire(self, now_ms: float) -> list[ev.RoomEvent]:
         """Remove participants whose grace has passed and end an expired wait."""
-        events: list[dict[str, Any]] = []
+        events: list[ev.RoomEvent] = []
         grace = self.limits.reconnect_grace_ms
         for p in list(self.participants.values()):
             if (
@@ -535,7 +542,7 @@ class Room:
     def _blockers(self) -> list[Participant]:
         return [p for p in self.participants.values() if p.connected and p.waitable and p.buffering]
 
-    def _start_pending(self, now_ms: float, action: str) -> list[dict[str, Any]]:
+    def _start_pending(self, now_ms: float, action: str) -> list[ev.RoomEvent]:
         pending = self._pending
         self._pending = None
         if pending is None:
@@ -546,7 +553,7 @@ class Room:
         self.playback.server_time_ms = now_ms + self.lead_ms()
         return [self._playback_event(action, None)]
 
-    def _maybe_release_wait(self, now_ms: float) -> list[dict[str, Any]]:
+    def _maybe_release_wait(self, now_ms: float) -> list[ev.RoomEvent]:
         if self._pending is not None and not self._blockers():
             return self._start_pending(now_ms, action="resume")
         return []
@@ -555,7 +562,7 @@ class Room:
         if self.playback.media is None:
             raise ProtocolError(E_NO_MEDIA, f"room {self.code} has no media; change_media first")
 
-    def play(self, pid: str, *, position_s: float | None, now_ms: float) -> list[dict[str, Any]]:
+    def play(self, pid: str, *, position_s: float | None, now_ms: float) -> list[ev.RoomEvent]:
         """Start playback, at *position_s* or where the room is, at a scheduled instant.
 
         A play without a position while already playing changes nothing (no event).
@@ -583,7 +590,7 @@ class Room:
         self.playback.server_time_ms = now_ms + self.lead_ms()
         return [self._playback_event("play", pid)]
 
-    def _begin_wait(self, position_s: float, now_ms: float, by: str | None) -> list[dict[str, Any]]:
+    def _begin_wait(self, position_s: float, now_ms: float, by: str | None) -> list[ev.RoomEvent]:
         self._pending = _PendingPlay(
             deadline_ms=now_ms + self.limits.ready_timeout_ms, position_s=position_s
         )
@@ -593,7 +600,7 @@ class Room:
         self.playback.server_time_ms = now_ms
         return [self._playback_event("wait", by)]
 
-    def pause(self, pid: str, *, now_ms: float) -> list[dict[str, Any]]:
+    def pause(self, pid: str, *, now_ms: float) -> list[ev.RoomEvent]:
         """Pause at the position computed at the server for *now_ms*.
 
         Raises:
@@ -608,7 +615,7 @@ class Room:
         self.playback.server_time_ms = now_ms
         return [self._playback_event("pause", pid)]
 
-    def seek(self, pid: str, *, position_s: float, now_ms: float) -> list[dict[str, Any]]:
+    def seek(self, pid: str, *, position_s: float, now_ms: float) -> list[ev.RoomEvent]:
         """Move to *position_s*; when playing, playback resumes there at a scheduled
         instant so everyone starts from the same frame together.
 
@@ -631,7 +638,7 @@ class Room:
             )
         return [self._playback_event("seek", pid)]
 
-    def set_rate(self, pid: str, *, rate: float, now_ms: float) -> list[dict[str, Any]]:
+    def set_rate(self, pid: str, *, rate: float, now_ms: float) -> list[ev.RoomEvent]:
         """Change the playback rate from *now_ms* on, keeping the position continuous.
 
         A scheduled start that is still ahead keeps its instant and begins at the new
@@ -650,9 +657,7 @@ class Room:
         self.playback.rate = rate
         return [self._playback_event("set_rate", pid)]
 
-    def change_media(
-        self, pid: str, *, media: dict[str, Any], now_ms: float
-    ) -> list[dict[str, Any]]:
+    def change_media(self, pid: str, *, media: dict[str, Any], now_ms: float) -> list[ev.RoomEvent]:
         """Load new media, paused at 0, at rate 1.
 
         Raises:
@@ -670,7 +675,7 @@ class Room:
             p.drift_ms = None
         return [self._playback_event("change_media", pid)]
 
-    def set_buffering(self, pid: str, *, buffering: bool, now_ms: float) -> list[dict[str, Any]]:
+    def set_buffering(self, pid: str, *, buffering: bool, now_ms: float) -> list[ev.RoomEvent]:
         """Record a participant's buffering state and apply wait-for-everyone.
 
         A ready report makes the participant waitable. With wait-for-everyone on, a
@@ -683,7 +688,7 @@ class Room:
         p.buffering = buffering
         if not buffering:
             p.waitable = True
-        events = [self._emit("participant_updated", participant=p.public())]
+        events: list[ev.RoomEvent] = [self._emit(ev.ParticipantUpdated, participant=p.public())]
         if (
             buffering
             and p.waitable
@@ -758,11 +763,11 @@ class Room:
             )
         return p
 
-    def add_chat(self, message: dict[str, Any]) -> list[dict[str, Any]]:
+    def add_chat(self, message: dict[str, Any]) -> list[ev.RoomEvent]:
         """Add a stored chat message (``id``, ``participant_id``, ``name``, ``text``,
         ``sent_at_ms``, ...) and return its event."""
         self._chat.append(message)
-        return [self._emit("chat_message", message=message)]
+        return [self._emit(ev.ChatMessage, message=message)]
 
     def check_chat_edit(self, pid: str, author_id: str, text: str) -> None:
         """Only the author edits a message.
@@ -786,21 +791,21 @@ class Room:
                 E_FORBIDDEN, "only the author, the host or a co-host may delete a chat message"
             )
 
-    def edit_chat(self, message: dict[str, Any]) -> list[dict[str, Any]]:
+    def edit_chat(self, message: dict[str, Any]) -> list[ev.RoomEvent]:
         """Replace a stored message after an edit and return the event."""
         for i, m in enumerate(self._chat):
             if m["id"] == message["id"]:
                 self._chat[i] = message
                 break
-        return [self._emit("chat_edited", message=message)]
+        return [self._emit(ev.ChatEdited, message=message)]
 
-    def delete_chat(self, message_id: int, by: str) -> list[dict[str, Any]]:
+    def delete_chat(self, message_id: int, by: str) -> list[ev.RoomEvent]:
         """Drop a deleted message from the history and return the event."""
         for m in list(self._chat):
             if m["id"] == message_id:
                 self._chat.remove(m)
                 break
-        return [self._emit("chat_deleted", message_id=message_id, by=by)]
+        return [self._emit(ev.ChatDeleted, message_id=message_id, by=by)]
 
     def load_chat(self, messages: list[dict[str, Any]]) -> None:
         """Fill the chat history (oldest first) from storage, without events."""
@@ -810,7 +815,7 @@ class Room:
     # --- administration --------------------------------------------------------------
     def update_settings(
         self, pid: str, patch: dict[str, Any], *, now_ms: float
-    ) -> list[dict[str, Any]]:
+    ) -> list[ev.RoomEvent]:
         """Change room settings (host only).
 
         Raises:
@@ -820,12 +825,14 @@ class Room:
         changed = self.settings.apply(patch)
         if not changed:
             return []
-        events = [self._emit("settings_changed", settings=self.settings.to_dict(), changed=changed)]
+        events: list[ev.RoomEvent] = [
+            self._emit(ev.SettingsChanged, settings=self.settings.to_dict(), changed=changed)
+        ]
         if changed.get("wait_for_everyone") is False and self._pending is not None:
             events.extend(self._start_pending(now_ms, action="resume"))
         return events
 
-    def set_role(self, pid: str, target: str, role: str) -> list[dict[str, Any]]:
+    def set_role(self, pid: str, target: str, role: str) -> list[ev.RoomEvent]:
         """Make *target* host (hand-over), co-host or viewer (host only).
 
         Raises:
@@ -849,9 +856,9 @@ class Room:
         if t.role == role:
             return []
         t.role = role
-        return [self._emit("participant_updated", participant=t.public())]
+        return [self._emit(ev.ParticipantUpdated, participant=t.public())]
 
-    def kick(self, pid: str, target: str, *, now_ms: float) -> list[dict[str, Any]]:
+    def kick(self, pid: str, target: str, *, now_ms: float) -> list[ev.RoomEvent]:
         """Remove *target* from the room (host only).
 
         Raises:

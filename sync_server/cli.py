@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import gc
 import json
 import logging
 import os
@@ -27,7 +28,6 @@ import signal
 import socket
 import sys
 import time
-import uuid
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from functools import partial
@@ -324,8 +324,9 @@ async def _serve(config: Config, *, sync: bool = True, web: bool = True) -> None
     from sync_server.control import LocalRoomControl, open_remote_room_control
     from sync_server.server import open_server_secret
 
-    db = await trio.to_thread.run_sync(data.open_database, config.db)
-    server_id = uuid.uuid4().hex
+    db = await trio.to_thread.run_sync(
+        lambda: data.open_database(config.db, read_connections=config.db_read_connections)
+    )
     try:
         async with trio.open_nursery() as nursery, AsyncExitStack() as stack:
             with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -348,13 +349,12 @@ async def _serve(config: Config, *, sync: bool = True, web: bool = True) -> None
                     rooms, secret = LocalRoomControl(sync_server), sync_server.secret
                     host = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host
                     sync_url = f"ws://{host}:{sync_server.port}/ws"
-                    nursery.start_soon(_beat_while_running, db, server_id, sync_url)
                 else:
                     secret = await open_server_secret(config, db, time.time() * 1000.0)
                     url = config.sync_url or f"ws://127.0.0.1:{config.port}/control"
                     rooms = await stack.enter_async_context(open_remote_room_control(url, secret))
                 if web:
-                    from admin_app.serve import serve_web
+                    from admin_app import serve_web
 
                     if sync and config.port == 0 and not config.public_sync_url:
                         # The sync port is known only now; pages and room details need it.
@@ -372,31 +372,12 @@ async def _serve(config: Config, *, sync: bool = True, web: bool = True) -> None
                         sync_server.web_url = local_web_url(config.web_host, web_server.port)
                     demo = config.demo if sync else await _has_demo_room(db)
                     _log_urls(config, web_server.port, demo=demo)
+                # What start-up built (modules, restored rooms, the web app) lives as
+                # long as the process: keep it out of every later collection's scan.
+                gc.freeze()
                 await trio.sleep_forever()
     finally:
-        if sync:
-            # After the sync server wrote its rooms: only now may offline commands act.
-            with trio.CancelScope(shield=True):
-                await db.write(running.forget, server_id)
         db.close()
-
-
-async def _beat_while_running(db: data.Database, server_id: str, url: str) -> None:
-    """Keep this process's row in ``running_servers`` fresh (see :mod:`data.running`)."""
-    started_at_ms = int(time.time() * 1000)
-    while True:
-        await db.write(
-            partial(
-                running.beat,
-                server_id=server_id,
-                pid=os.getpid(),
-                hostname=socket.gethostname(),
-                url=url,
-                started_at_ms=started_at_ms,
-                now_ms=int(time.time() * 1000),
-            )
-        )
-        await trio.sleep(running.BEAT_INTERVAL_S)
 
 
 async def _has_demo_room(db: data.Database) -> bool:

@@ -1,11 +1,11 @@
 """``watchparty createsuperuser``: create an admin account from the command line.
 
-The rules are those of the REST API (``admin_app.schemas``): an e-mail address like
-``name@example.org`` (at most 254 characters), a display name of 1 to 40 characters
-without control characters, a password of 8 to 1024 characters. In a terminal the
-command states them, asks for what the options do not give, and asks again after an
-invalid answer; without one, an invalid or missing value is one line on standard
-error naming the option (exit status 2).
+The rules are those of the REST API (``admin_app.check_email`` and its siblings): an
+e-mail address like ``name@example.org`` (at most 254 characters), a display name of 1
+to 40 characters without control characters, a password of 8 to 1024 characters. In a
+terminal the command states them, asks for what the options do not give, and asks
+again after an invalid answer; without one, an invalid or missing value is one line on
+standard error naming the option (exit status 2).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def _ask(prompt: str, check: Callable[[str], str], *, secret: bool = False) -> s
 
 
 def _ask_password() -> str:
-    from admin_app.schemas import check_password
+    from admin_app import check_password
 
     for _ in range(MAX_ATTEMPTS):
         password = _ask("Password (8 to 1024 characters): ", check_password, secret=True)
@@ -78,8 +78,7 @@ def cmd_createsuperuser(config: Config, args: argparse.Namespace) -> int:
         interactive prompt that ended); 1 when the account cannot be created (the
         e-mail address is taken).
     """
-    from admin_app.accounts import create_superuser
-    from admin_app.schemas import check_display_name, check_email, check_password
+    from admin_app import check_display_name, check_email, check_password, create_superuser
 
     given: dict[str, Any] = {}
     for option, key, value, check in (

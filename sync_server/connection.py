@@ -1,27 +1,35 @@
 """One sync-socket connection: handshake, hello, the message loop and closing.
 
-Each connection runs two tasks: a reader that decodes, validates and applies what
-the client sends, and a writer that drains the connection's bounded
-:class:`sync_server.outbox.Outbox`. Broadcasts only append to outboxes, so a client
-that stops reading delays nobody; when its outbox overflows it is closed with 4009.
+Each connection runs one task, a reader that decodes, validates and applies what the
+client sends. Messages to the client are written straight to its socket by whoever
+sends them (a broadcast writes the same once-built frame to every member), without
+a task switch; only when the kernel does not take a frame at once does the rest wait
+in the connection's bounded :class:`sync_server.outbox.Outbox`, drained by a flush
+task that exists only while there is a backlog. So a client that stops reading
+delays nobody; when its outbox overflows it is resynchronised or closed with 4009.
+
+Containment: whatever one connection's task raises ends that connection only
+(logged once, rate-limited); it never reaches the server's nursery.
 """
 
 from __future__ import annotations
 
+import enum
 import itertools
 import logging
 import math
-import time
-from typing import Any
+import socket
+from typing import TYPE_CHECKING, Any
 
 import trio
-from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest
 
 from data import NotFoundError
-from data import access as access_store
 from data import chat as chat_store
+from data import room_access as access_store
 from data import users as user_store
 from data import videos as video_store
+from protocol import admission
+from protocol import events as ev
 from protocol import messages as m
 from protocol.clock import correction_for
 from protocol.codec import (
@@ -35,8 +43,6 @@ from protocol.codec import (
     websocket_frame,
 )
 from protocol.errors import (
-    CLOSE_AUTH_FAILED,
-    CLOSE_FORBIDDEN,
     CLOSE_GOING_AWAY,
     CLOSE_HELLO_TIMEOUT,
     CLOSE_INTERNAL_ERROR,
@@ -44,41 +50,39 @@ from protocol.errors import (
     CLOSE_NORMAL,
     CLOSE_REPLACED,
     CLOSE_ROOM_FULL,
-    CLOSE_ROOM_NOT_FOUND,
     CLOSE_SERVER_FULL,
     CLOSE_TOO_SLOW,
-    CLOSE_UNSUPPORTED_VERSION,
     E_ALREADY_JOINED,
-    E_AUTH_FAILED,
     E_CHAT_DISABLED,
-    E_FORBIDDEN,
-    E_GUESTS_NOT_ALLOWED,
     E_HELLO_TIMEOUT,
     E_INTERNAL,
-    E_INVALID_MESSAGE,
     E_NOT_FOUND,
     E_NOT_JOINED,
     E_RATE_LIMITED,
     E_ROOM_FULL,
-    E_ROOM_NOT_FOUND,
     E_SERVER_FULL,
-    E_UNSUPPORTED_VERSION,
     CloseConnection,
     ProtocolError,
     close_reason,
 )
+from protocol.ratelimit import TokenBucket
 from protocol.room import Participant
 from protocol.tokens import (
-    TYP_ACCESS,
     TYP_SESSION,
-    TokenError,
-    identity_from_access,
     issue_token,
-    verify_token,
 )
 from sync_server.control import CONTROL_PATH, handle_control_socket
-from sync_server.outbox import Item, Outbox, OutboxOverflow, TokenBucket
-from sync_server.server import LiveRoom, SyncServer, chat_message_public
+from sync_server.live_room import LiveRoom, chat_message_public
+from sync_server.outbox import Item, Outbox, OutboxOverflow
+from sync_server.transport import (
+    CLOSE_MESSAGE_TOO_BIG,
+    ConnectionClosed,
+    HandshakeFailed,
+    ServerWebSocket,
+)
+
+if TYPE_CHECKING:
+    from sync_server.server import SyncServer
 
 logger = logging.getLogger(__name__)
 
@@ -90,10 +94,18 @@ PATHS = ("/", "/ws", "/ws/", "/sync", "/sync/")
 #: Most queued messages one write takes.
 WRITE_BATCH = 64
 
-#: Messages that need no joined room.
-_PRE_JOIN = {"hello", "time_sync", "ping", "pong"}
 #: Messages limited by the time-sync bucket instead of the general one.
 _SYNC_BUCKET = {"time_sync", "pong"}
+
+
+class ConnState(enum.Enum):
+    """Where a connection is in its life: waiting for ``hello``, in a room, out of the
+    room it left (no second hello), or closing (nothing more is read)."""
+
+    AWAITING_HELLO = "awaiting_hello"
+    JOINED = "joined"
+    LEFT = "left"
+    CLOSING = "closing"
 
 
 class Connection:
@@ -105,12 +117,14 @@ class Connection:
             subprotocol was negotiated.
         live: The joined room, or ``None``.
         pid: The participant id once joined.
-        last_received_s: Monotonic time of the last message, seconds.
+        last_received_s: ``trio.current_time()`` of the last message, seconds.
+        writer_busy_since: ``trio.current_time()`` since which written bytes wait for
+            the kernel without progress, seconds; ``None`` without a backlog.
     """
 
-    def __init__(self, server: SyncServer, ws: WebSocketConnection, encoding: str | None) -> None:
+    def __init__(self, server: SyncServer, ws: ServerWebSocket, encoding: str | None) -> None:
         config = server.config
-        now_s = time.monotonic()
+        now_s = trio.current_time()
         self.id = next(_ids)
         self.server = server
         self.ws = ws
@@ -122,18 +136,19 @@ class Connection:
         self.outbox = Outbox(config.send_queue_max)
         self.bucket = TokenBucket(config.rate_limit_per_s, config.rate_limit_burst, now_s)
         self.sync_bucket = TokenBucket(config.time_sync_per_s, config.time_sync_burst, now_s)
-        #: Set once the connection must close (no more reading).
-        self.closing = False
+        self.state = ConnState.AWAITING_HELLO
         #: Cancelled to stop reading: at close, or at the hello deadline.
         self.reader_scope = trio.CancelScope()
-        #: Monotonic time the current write started, seconds; None when idle.
         self.writer_busy_since: float | None = None
         self.close_code: int | None = None
         self.close_message = ""
         self._ping_nonce = 0
         self._ping_sent_ms: dict[int, float] = {}
-        self._last_correction_s = 0.0
-        self._left = False
+        self._last_correction_s = -math.inf
+        #: The connection's nursery, where a flush task starts when a backlog forms.
+        self._nursery: trio.Nursery | None = None
+        #: Set while a flush task runs; the task sets it when the backlog is gone.
+        self._flushed: trio.Event | None = None
 
     def __repr__(self) -> str:
         where = f" {self.live.code}/{self.pid}" if self.live else ""
@@ -141,21 +156,37 @@ class Connection:
 
     # --- sending --------------------------------------------------------------------
     def send(self, item: Item, coalesce_key: str | None = None) -> None:
-        """Queue a message without waiting.
+        """Send a message without waiting.
 
-        When the queue is full, the server decides who is slow. If the writer has been
-        stuck in one write for ``slow_close_timeout_s`` the client stopped reading: it
-        is closed with 4009. Otherwise the server itself fell behind (a join storm in a
-        big room): what is queued is dropped and replaced by one ``state`` message with
+        Without a backlog the frame goes straight to the socket (the kernel takes it
+        whole in the common case). Otherwise it joins the bounded outbox, where a
+        queued message with the same *coalesce_key* is replaced.
+
+        When the outbox is full, the server decides who is slow. If no written byte
+        has left for ``slow_close_timeout_s`` the client stopped reading: it is closed
+        with 4009. Otherwise the server itself fell behind (a join storm in a big
+        room): what is queued is dropped and replaced by one ``state`` message with
         ``resync: true``, the whole room as it is now, so the client keeps up without
         being disconnected.
         """
+        if self._flushed is None:
+            if self.outbox.closed:
+                return
+            if isinstance(item, EncodedMessage):
+                data = item.frame(self.encoding or JSON)
+            else:
+                data = websocket_frame(encode(item(), self.encoding or JSON))
+            if not self.ws.write_nowait(data):
+                self._start_flush()
+            elif self.ws.closed:
+                self._stop()
+            return
         try:
             self.outbox.put_nowait(item, coalesce_key)
         except OutboxOverflow:
             busy = self.writer_busy_since
             stuck = busy is not None and (
-                time.monotonic() - busy >= self.server.config.slow_close_timeout_s
+                trio.current_time() - busy >= self.server.config.slow_close_timeout_s
             )
             if not stuck and self.live is not None:
                 self.server.counters["resyncs"] += 1
@@ -174,24 +205,62 @@ class Connection:
                 self.close_message = "client too slow: send queue overflowed"
             self._stop()
 
-    def send_message(self, message: dict[str, Any]) -> None:
+    def _start_flush(self) -> None:
+        self._flushed = trio.Event()
+        self.writer_busy_since = trio.current_time()
+        if self._nursery is None:  # not serving yet: _serve_connection flushes
+            return
+        self._nursery.start_soon(self._flush)
+
+    async def _flush(self) -> None:
+        """Drain the transport's remainder, then the outbox, everything waiting going
+        out in one write; ends when nothing is left (no task for an idle socket)."""
+        flushed = self._flushed
+        assert flushed is not None
+        ws = self.ws
+        try:
+            while True:
+                await ws.flush()
+                self.writer_busy_since = trio.current_time()
+                items = self.outbox.take_nowait(WRITE_BATCH)
+                if not items:
+                    break
+                # Without a subprotocol the encoding is known from the first frame;
+                # what goes out before one (a hello_timeout error, a ping) is JSON.
+                encoding = self.encoding or JSON
+                data = b"".join(
+                    item.frame(encoding)
+                    if isinstance(item, EncodedMessage)
+                    else websocket_frame(encode(item(), encoding))
+                    for item in items
+                )
+                ws.write_nowait(data)
+        except ConnectionClosed:
+            self.outbox.close(drop=True)
+            self._stop()
+        finally:
+            self.writer_busy_since = None
+            self._flushed = None
+            flushed.set()
+
+    @property
+    def closing(self) -> bool:
+        """Whether the connection must close (nothing more is read)."""
+        return self.state is ConnState.CLOSING
+
+    def send_message(self, message: ev.ServerMessage) -> None:
+        """Send a message to this connection only (encoded for it alone)."""
         self.send(EncodedMessage(message))
 
     def send_error(self, exc: ProtocolError, request_id: Any) -> None:
         self.server.counters["errors_sent"] += 1
-        body: dict[str, Any] = {
-            "type": "error",
-            "code": exc.code,
-            "message": exc.message,
-            "request_id": request_id,
-        }
-        if exc.details is not None:
-            body["details"] = exc.details
-        self.send_message(body)
+        self.send_message(
+            ev.Error(code=exc.code, message=exc.message, request_id=request_id, details=exc.details)
+        )
 
     def ack(self, request_id: Any, **fields: Any) -> None:
         if request_id is not None:
-            self.send_message({"type": "ack", "request_id": request_id, **fields})
+            self.send_message(ev.Ack(request_id=request_id, **fields))
 
     def send_ping(self) -> None:
         self._ping_nonce += 1
@@ -199,7 +268,7 @@ class Connection:
         self._ping_sent_ms[self._ping_nonce] = now
         if len(self._ping_sent_ms) > 4:
             self._ping_sent_ms.pop(next(iter(self._ping_sent_ms)))
-        self.send_message({"type": "ping", "nonce": self._ping_nonce, "server_time_ms": now})
+        self.send_message(ev.Ping(nonce=self._ping_nonce, server_time_ms=now))
 
     def fail(self, close_code: int, message: str) -> None:
         """Close this connection soon with *close_code*; stops receiving at once."""
@@ -210,7 +279,7 @@ class Connection:
         self._stop()
 
     def _stop(self) -> None:
-        self.closing = True
+        self.state = ConnState.CLOSING
         self.reader_scope.cancel()
 
     def detach(self, *, leave: bool = False) -> None:
@@ -228,42 +297,18 @@ class Connection:
                 events = live.room.disconnect(pid, now_ms=now)
             live.broadcast(events)
 
-    # --- tasks --------------------------------------------------------------------------
-    async def writer(self) -> None:
-        """Send what is queued: everything waiting goes out in one write, each message
-        as a frame built once and shared by every receiver of a broadcast."""
-        while True:
-            try:
-                items = await self.outbox.get_batch(WRITE_BATCH)
-            except trio.EndOfChannel:
-                return
-            # Without a subprotocol the encoding is known from the first frame; what
-            # goes out before one (a hello_timeout error, a ping) is JSON.
-            encoding = self.encoding or JSON
-            data = b"".join(
-                item.frame(encoding)
-                if isinstance(item, EncodedMessage)
-                else websocket_frame(encode(item(), encoding))
-                for item in items
-            )
-            self.writer_busy_since = time.monotonic()
-            try:
-                await send_frames(self.ws, data)
-            except ConnectionClosed:
-                self._stop()
-                return
-            finally:
-                self.writer_busy_since = None
-
+    # --- the reader task ----------------------------------------------------------------
     async def reader(self) -> None:
         while True:
             try:
                 frame = await self.ws.get_message()
-            except ConnectionClosed:
+            except ConnectionClosed as exc:
+                if exc.code == CLOSE_MESSAGE_TOO_BIG and self.close_code is None:
+                    self.close_code, self.close_message = exc.code, exc.reason
                 self._stop()
                 return
             received_ms = self.server.now_ms()
-            self.last_received_s = time.monotonic()
+            self.last_received_s = trio.current_time()
             self.server.counters["messages_in"] += 1
             await self.handle_frame(frame, received_ms)
             if self.closing:
@@ -278,8 +323,11 @@ class Connection:
         try:
             raw = decode(frame, self.encoding if self.fixed_encoding else encoding_of_frame(frame))
             kind = raw.get("type") if isinstance(raw, dict) else None
-            bucket = self.sync_bucket if kind in _SYNC_BUCKET else self.bucket
-            wait_ms = bucket.take(time.monotonic())
+            # Checked before any use: a list or map here is unhashable.
+            bucket = (
+                self.sync_bucket if isinstance(kind, str) and kind in _SYNC_BUCKET else self.bucket
+            )
+            wait_ms = bucket.take(trio.current_time())
             if wait_ms > 0:
                 raise ProtocolError(
                     E_RATE_LIMITED,
@@ -303,48 +351,76 @@ class Connection:
             )
 
     async def apply(self, msg: Any, received_ms: float) -> None:
-        kind = msg.type
-        if kind == "time_sync":
-            self._time_sync(msg, received_ms)
-            return
-        if kind == "ping":
-            self.send_message(
-                {
-                    "type": "pong",
-                    "nonce": msg.nonce,
-                    "request_id": msg.id,
-                    "server_time_ms": received_ms,
-                }
-            )
-            return
-        if kind == "pong":
-            self._pong(msg, received_ms)
-            return
-        if kind == "hello":
-            if self.live is not None or self._left:
-                raise ProtocolError(E_ALREADY_JOINED, "this connection has already joined a room")
-            await self.hello(msg)
-            return
+        """Apply one validated client message (dispatch on its class)."""
+        match msg:
+            case m.TimeSync():
+                self._time_sync(msg, received_ms)
+                return
+            case m.Ping():
+                self.send_message(
+                    ev.Pong(nonce=msg.nonce, request_id=msg.id, server_time_ms=received_ms)
+                )
+                return
+            case m.Pong():
+                self._pong(msg, received_ms)
+                return
+            case m.Hello():
+                if self.state is not ConnState.AWAITING_HELLO:
+                    raise ProtocolError(
+                        E_ALREADY_JOINED, "this connection has already joined a room"
+                    )
+                await self.hello(msg)
+                self.state = ConnState.JOINED
+                return
         live, pid = self.live, self.pid
         if live is None or pid is None:
-            raise ProtocolError(E_NOT_JOINED, f"send hello before {kind}")
-        handler = _HANDLERS[kind]
-        await handler(self, live, pid, msg)
+            raise ProtocolError(E_NOT_JOINED, f"send hello before {msg.type}")
+        match msg:
+            case m.Leave():
+                await self.on_leave(live, pid, msg)
+            case m.Play() | m.Pause() | m.Seek() | m.SetRate() | m.ChangeMedia():
+                await self.on_playback(live, pid, msg)
+            case m.PositionReport():
+                await self.on_position_report(live, pid, msg)
+            case m.BufferState():
+                await self.on_buffer_state(live, pid, msg)
+            case m.ChatSend():
+                await self.on_chat_send(live, pid, msg)
+            case m.ChatEdit():
+                await self.on_chat_edit(live, pid, msg)
+            case m.ChatDelete():
+                await self.on_chat_delete(live, pid, msg)
+            case m.Typing():
+                await self.on_typing(live, pid, msg)
+            case m.Reaction():
+                await self.on_reaction(live, pid, msg)
+            case m.UpdateSettings():
+                await self.on_update_settings(live, pid, msg)
+            case m.SetRole():
+                await self.on_set_role(live, pid, msg)
+            case m.Kick():
+                await self.on_kick(live, pid, msg)
+            case m.GetState():
+                await self.on_get_state(live, pid, msg)
+            case m.GetParticipants():
+                await self.on_get_participants(live, pid, msg)
+            case _:  # a client type without a handler is a bug, caught by a test
+                raise AssertionError(f"no handler for {msg.type}")
 
     # --- pre-join messages -------------------------------------------------------------
     def _time_sync(self, msg: m.TimeSync, received_ms: float) -> None:
         server = self.server
 
         def reply() -> dict[str, Any]:
-            # Built by the writer just before the frame goes out, so server_send_ms
-            # is as late as it can be (RFC 5905: t2 is the transmit timestamp).
-            return {
-                "type": "time_sync_reply",
-                "request_id": msg.id,
-                "client_send_ms": msg.client_send_ms,
-                "server_recv_ms": received_ms,
-                "server_send_ms": server.now_ms(),
-            }
+            # Built just before the frame is written (at once, or by the flush task
+            # after a backlog), so server_send_ms is as late as it can be (RFC 5905:
+            # t3 is the transmit timestamp).
+            return ev.TimeSyncReply(
+                request_id=msg.id,
+                client_send_ms=msg.client_send_ms,
+                server_recv_ms=received_ms,
+                server_send_ms=server.now_ms(),
+            )
 
         self.send(reply)
         if self.live is not None and self.pid is not None:
@@ -362,111 +438,58 @@ class Connection:
 
     # --- hello ------------------------------------------------------------------------------
     async def hello(self, msg: m.Hello) -> None:
+        """Admit the connection to a room (the rules: :mod:`protocol.admission`).
+
+        Raises:
+            CloseConnection: a refusal that closes the connection.
+            ProtocolError: a refusal that leaves it open (it may say hello again).
+        """
         server, config = self.server, self.server.config
-        now = server.now_ms()
-        if msg.protocol != m.PROTOCOL_VERSION:
-            raise CloseConnection(
-                CLOSE_UNSUPPORTED_VERSION,
-                E_UNSUPPORTED_VERSION,
-                f"protocol version {msg.protocol} is not supported; this server speaks "
-                f"{m.PROTOCOL_VERSION}",
-            )
-        user_id: str | None = None
-        name: str | None = msg.display_name
-        guest = True
-        resume_pid: str | None = None
-        resume_boot: Any = None
-        now_s = now / 1000.0
-        try:
-            if msg.resume is not None:
-                claims = verify_token(
-                    server.secret, msg.resume.session, typ=TYP_SESSION, now_s=now_s
-                )
-                if claims.get("room") != msg.room or not isinstance(claims.get("pid"), str):
-                    raise TokenError("invalid token: the session is for another room")
-                resume_pid = claims["pid"]
-                resume_boot = claims.get("boot")
-                name = str(claims.get("name") or name or "guest")
-                guest = bool(claims.get("guest", True))
-                sub = str(claims["sub"])
-                user_id = None if sub.startswith("guest:") else sub
-            elif msg.token is not None:
-                ident = identity_from_access(
-                    verify_token(server.secret, msg.token, typ=TYP_ACCESS, now_s=now_s)
-                )
-                user_id, guest = ident.user_id, ident.guest
-                name = msg.display_name or ident.name
-                if ident.jti is not None and await server.db.read(
-                    user_store.is_token_revoked, ident.jti
-                ):
-                    raise TokenError("invalid token: signed out (revoked)")
-        except TokenError as exc:
-            raise CloseConnection(CLOSE_AUTH_FAILED, E_AUTH_FAILED, str(exc)) from None
-        if name is None:
-            raise ProtocolError(
-                E_INVALID_MESSAGE, "hello needs a token, a resume session or a display_name"
-            )
-        target = server.rooms.get(msg.room)
-        resumable = (
-            resume_pid is not None and target is not None and resume_pid in target.room.participants
-        )
-        if guest and user_id is None and not config.allow_guests and not resumable:
-            raise CloseConnection(
-                CLOSE_FORBIDDEN, E_GUESTS_NOT_ALLOWED, "this server does not admit guests; sign in"
-            )
+        entrant = admission.identify(msg, secret=server.secret, now_s=server.now_ms() / 1000.0)
+        if entrant.token_id is not None and await server.db.read(
+            user_store.is_token_revoked, entrant.token_id
+        ):
+            raise admission.revoked()
         live = server.rooms.get(msg.room)
+        admission.check_server_entry(
+            entrant,
+            msg.room,
+            live.room if live else None,
+            creating=msg.create is not None,
+            allow_guests=config.allow_guests,
+            guest_rooms=config.guest_rooms,
+        )
         if live is None:
-            if msg.create is None:
-                raise CloseConnection(
-                    CLOSE_ROOM_NOT_FOUND, E_ROOM_NOT_FOUND, f"no room has code {msg.room!r}"
-                )
-            if user_id is None and not config.guest_rooms:
-                raise CloseConnection(
-                    CLOSE_FORBIDDEN,
-                    E_FORBIDDEN,
-                    "guests may not create rooms on this server; sign in",
-                )
+            assert msg.create is not None  # check_server_entry refused otherwise
             try:
                 live = await server.create_room(
                     msg.room,
                     msg.create.name,
                     settings=msg.create.settings.model_dump(),
                     media=m.media_dict(msg.create.media) if msg.create.media else None,
-                    owner_user_id=user_id,
+                    owner_user_id=entrant.user_id,
                 )
             except ProtocolError as exc:
                 if exc.code == E_SERVER_FULL:
                     raise CloseConnection(CLOSE_SERVER_FULL, exc.code, exc.message) from None
                 raise
         room = live.room
-        if (
-            guest
-            and user_id is None
-            and not room.settings.allow_guests
-            and not (resume_pid is not None and resume_pid in room.participants)
-        ):
-            raise CloseConnection(
-                CLOSE_FORBIDDEN,
-                E_GUESTS_NOT_ALLOWED,
-                f"room {room.code} does not admit guests; sign in",
-            )
-        if room.is_banned(resume_pid, user_id):
-            raise CloseConnection(
-                CLOSE_KICKED, E_FORBIDDEN, f"you were removed from room {room.code} by its host"
-            )
-        rejoining = resume_pid is not None and resume_pid in room.participants
-        if not rejoining and not await server.db.read(access_store.may_enter, room.code, user_id):
-            # Password and approval rooms are entered through the web app
-            # (POST /api/rooms/join/), which records the admission.
-            raise CloseConnection(
-                CLOSE_FORBIDDEN,
-                E_FORBIDDEN,
-                f"room {room.code} needs a password or the host's approval: join it through "
-                "the web app first",
-            )
+        # Password and approval rooms are entered through the web app
+        # (POST /api/rooms/join/), which records the admission.
+        may_enter = admission.is_rejoining(entrant, room) or await server.db.read(
+            access_store.may_enter, room.code, entrant.user_id
+        )
+        admission.check_room_entry(entrant, room, may_enter=may_enter)
+        resume_pid, user_id, name, guest = (
+            entrant.resume_pid,
+            entrant.user_id,
+            entrant.name,
+            entrant.guest,
+        )
+        resume_boot = entrant.resume_boot
         now = server.now_ms()
         resumed = False
-        events: list[dict[str, Any]]
+        events: list[ev.RoomEvent]
         if resume_pid is not None and resume_pid in room.participants:
             old = live.members.get(resume_pid)
             if old is not None and old is not self:
@@ -486,7 +509,7 @@ class Connection:
                 raise
         self.live, self.pid = live, participant.id
         live.members[participant.id] = self
-        missed: list[dict[str, Any]] | None = None
+        missed: list[ev.RoomEvent] | None = None
         if msg.resume is not None:
             # Only this run's events are kept; a session from before a restart
             # gets the full state (the restored room may differ from what it saw).
@@ -511,8 +534,8 @@ class Connection:
         participant: Participant,
         msg: m.Hello,
         resumed: bool,
-        missed: list[dict[str, Any]] | None,
-    ) -> dict[str, Any]:
+        missed: list[ev.RoomEvent] | None,
+    ) -> ev.Welcome:
         server, config = self.server, self.server.config
         assert self.live is not None
         room = self.live.room
@@ -537,20 +560,19 @@ class Connection:
             replay = "full"
         else:
             replay = "events"
-        return {
-            "type": "welcome",
-            "request_id": msg.id,
-            "protocol": m.PROTOCOL_VERSION,
-            "server_time_ms": server.now_ms(),
-            "participant": participant.public(),
-            "session": session,
-            "resumed": resumed,
-            "replay": replay,
-            "missed": missed or [],
-            "chat": room.chat_history(),
-            "web_url": server.web_url,
+        return ev.Welcome(
+            request_id=msg.id,
+            protocol=m.PROTOCOL_VERSION,
+            server_time_ms=server.now_ms(),
+            participant=participant.public(),
+            session=session,
+            resumed=resumed,
+            replay=replay,
+            missed=missed or [],
+            chat=room.chat_history(),
+            web_url=server.web_url,
             **state,
-            "limits": {
+            limits={
                 "max_frame_bytes": config.max_frame_bytes,
                 "max_chat_chars": config.max_chat_chars,
                 "rate_limit_per_s": config.rate_limit_per_s,
@@ -559,12 +581,12 @@ class Connection:
                 "heartbeat_timeout_s": config.heartbeat_timeout_s,
                 "reconnect_grace_s": config.reconnect_grace_s,
             },
-        }
+        )
 
     # --- joined messages -----------------------------------------------------------------
     async def on_leave(self, live: LiveRoom, pid: str, msg: m.Leave) -> None:
         self.ack(msg.id)
-        self._left = True
+        self.state = ConnState.LEFT
         self.detach(leave=True)
         self.fail(CLOSE_NORMAL, "left the room")
 
@@ -604,7 +626,7 @@ class Connection:
         if drift is None or room.playback.paused:
             return
         config = self.server.config
-        now_s = time.monotonic()
+        now_s = trio.current_time()
         if now_s - self._last_correction_s < config.correction_cooldown_s:
             return
         fix = correction_for(
@@ -617,13 +639,12 @@ class Connection:
             return
         self._last_correction_s = now_s
         now = self.server.now_ms()
-        body: dict[str, Any] = {
-            "type": "drift_correction",
-            "action": fix.action,
-            "drift_ms": round(fix.drift_ms, 1),
-            "server_time_ms": now,
-            "position_s": room.playback.position_at(now),
-        }
+        body = ev.DriftCorrection(
+            action=fix.action,
+            drift_ms=round(fix.drift_ms, 1),
+            server_time_ms=now,
+            position_s=room.playback.position_at(now),
+        )
         if fix.action == "rate":
             body["rate"] = fix.rate
             body["duration_ms"] = fix.duration_ms
@@ -730,7 +751,7 @@ class Connection:
             # An error, not silence: a request with an id must get an answer.
             raise ProtocolError(E_CHAT_DISABLED, f"chat is turned off in room {live.code}")
         live.send_all(
-            EncodedMessage({"type": "typing", "participant_id": pid, "typing": msg.typing}),
+            EncodedMessage(ev.Typing(participant_id=pid, typing=msg.typing)),
             exclude=self,
         )
         self.ack(msg.id)
@@ -738,14 +759,7 @@ class Connection:
     async def on_reaction(self, live: LiveRoom, pid: str, msg: m.Reaction) -> None:
         position = live.room.playback.position_at(self.server.now_ms())
         live.send_all(
-            EncodedMessage(
-                {
-                    "type": "reaction",
-                    "participant_id": pid,
-                    "emoji": msg.emoji,
-                    "position_s": position,
-                }
-            )
+            EncodedMessage(ev.Reaction(participant_id=pid, emoji=msg.emoji, position_s=position))
         )
         self.ack(msg.id)
 
@@ -772,47 +786,18 @@ class Connection:
 
     async def on_get_state(self, live: LiveRoom, pid: str, msg: m.GetState) -> None:
         self.send_message(
-            {
-                "type": "state",
-                "request_id": msg.id,
-                "server_time_ms": self.server.now_ms(),
-                **live.room.state(),
-            }
+            ev.State(request_id=msg.id, server_time_ms=self.server.now_ms(), **live.room.state())
         )
 
     async def on_get_participants(self, live: LiveRoom, pid: str, msg: m.GetParticipants) -> None:
         self.send_message(
-            {
-                "type": "participants",
-                "request_id": msg.id,
-                "seq": live.room.seq,
-                "host_id": live.room.host_id,
-                "participants": live.room.public_participants(),
-            }
+            ev.Participants(
+                request_id=msg.id,
+                seq=live.room.seq,
+                host_id=live.room.host_id,
+                participants=live.room.public_participants(),
+            )
         )
-
-
-_HANDLERS: dict[str, Any] = {
-    "leave": Connection.on_leave,
-    "play": Connection.on_playback,
-    "pause": Connection.on_playback,
-    "seek": Connection.on_playback,
-    "set_rate": Connection.on_playback,
-    "change_media": Connection.on_playback,
-    "position_report": Connection.on_position_report,
-    "buffer_state": Connection.on_buffer_state,
-    "chat_send": Connection.on_chat_send,
-    "chat_edit": Connection.on_chat_edit,
-    "chat_delete": Connection.on_chat_delete,
-    "typing": Connection.on_typing,
-    "reaction": Connection.on_reaction,
-    "update_settings": Connection.on_update_settings,
-    "set_role": Connection.on_set_role,
-    "kick": Connection.on_kick,
-    "get_state": Connection.on_get_state,
-    "get_participants": Connection.on_get_participants,
-}
-assert set(_HANDLERS) | _PRE_JOIN == set(m.CLIENT_TYPES), "every client type needs a handler"
 
 
 def _new_pid(taken: dict[str, Any]) -> str:
@@ -824,27 +809,49 @@ def _new_pid(taken: dict[str, Any]) -> str:
             return pid
 
 
-async def handle_request(server: SyncServer, request: WebSocketRequest) -> None:
-    """Serve one WebSocket request from handshake to close.
+async def handle_socket(server: SyncServer, sock: socket.socket) -> None:
+    """Serve one accepted TCP connection from handshake to close.
 
     Error handling:
-        Nothing escapes: trio-websocket would let an exception take the whole
-        listener down. Unexpected errors are logged with the traceback and the
-        connection is closed with 1011.
+        Nothing escapes but ``trio.Cancelled``: whatever fails here ends this
+        connection only. An unexpected error is logged once with the connection id
+        (rate-limited, :meth:`SyncServer.log_failure`) and the connection is closed
+        with 1011. The socket is always closed.
     """
-    path = request.path.split("?", 1)[0]
-    if path == CONTROL_PATH:
-        try:
-            await handle_control_socket(server, request)
-        except Exception:
-            logger.exception("control socket failed")
+    ws = ServerWebSocket(sock, max_message_bytes=server.config.max_frame_bytes)
+    try:
+        with trio.move_on_after(server.config.hello_timeout_s):
+            await ws.receive_request()
+        if not ws.path:  # no complete handshake in time
+            ws.abort()
+            return
+        path = ws.path.split("?", 1)[0]
+        if path == CONTROL_PATH:
+            try:
+                await handle_control_socket(server, ws)
+            finally:
+                with trio.CancelScope(shield=True):
+                    await ws.aclose(CLOSE_NORMAL, timeout_s=1.0)
+            return
+        if path not in PATHS:
+            await ws.reject(404, body=b"not a sync socket path; connect to /ws\n")
+            return
+        subprotocol = choose_subprotocol(ws.proposed_subprotocols)
+        await ws.accept(subprotocol)
+    except (HandshakeFailed, ConnectionClosed):
+        ws.abort()
         return
-    if path not in PATHS:
-        await request.reject(404, body=b"not a sync socket path; connect to /ws\n")
+    except Exception as exc:
+        server.log_failure("handshake on %s failed", sock, exc)
+        ws.abort()
         return
-    subprotocol = choose_subprotocol(list(request.proposed_subprotocols))
-    ws = await request.accept(subprotocol=subprotocol)
-    conn = Connection(server, ws, encoding_for_subprotocol(subprotocol))
+    except BaseException:
+        ws.abort()
+        raise
+    await _serve_accepted(server, Connection(server, ws, encoding_for_subprotocol(subprotocol)))
+
+
+async def _serve_accepted(server: SyncServer, conn: Connection) -> None:
     server.counters["connections_total"] += 1
     if len(server.connections) >= server.config.max_connections:
         # Refused at once: a socket that never says hello must not hold a place.
@@ -859,8 +866,8 @@ async def handle_request(server: SyncServer, request: WebSocketRequest) -> None:
     cancelled = False
     try:
         await _serve_connection(conn)
-    except Exception:
-        logger.exception("%r failed; closing 1011", conn)
+    except Exception as exc:
+        server.log_failure("%r failed; closing 1011", conn, exc)
         conn.close_code = CLOSE_INTERNAL_ERROR
         conn.close_message = "internal error"
     except BaseException as exc:
@@ -870,15 +877,23 @@ async def handle_request(server: SyncServer, request: WebSocketRequest) -> None:
             cancelled = True
             conn.close_code = CLOSE_GOING_AWAY
             conn.close_message = "server shutting down"
-        raise
+        else:
+            server.log_failure("%r failed; closing 1011", conn, exc)
+            conn.close_code = CLOSE_INTERNAL_ERROR
+            conn.close_message = "internal error"
+        if cancelled:
+            raise
     finally:
         server.connections.discard(conn)
-        if not cancelled:
-            conn.detach()
-        code = conn.close_code or CLOSE_NORMAL
-        timeout_s = 1.0 if cancelled else server.config.slow_close_timeout_s
-        with trio.CancelScope(shield=True), trio.move_on_after(timeout_s):
-            await ws.aclose(code, close_reason(conn.close_message or ""))
+        with trio.CancelScope(shield=True):
+            try:
+                if not cancelled:
+                    conn.detach()
+            except Exception as exc:
+                server.log_failure("%r: detach failed", conn, exc)
+            code = conn.close_code or CLOSE_NORMAL
+            timeout_s = 1.0 if cancelled else server.config.slow_close_timeout_s
+            await conn.ws.aclose(code, close_reason(conn.close_message or ""), timeout_s=timeout_s)
 
 
 def _is_cancellation(exc: BaseException) -> bool:
@@ -889,26 +904,18 @@ def _is_cancellation(exc: BaseException) -> bool:
 
 
 async def _serve_connection(conn: Connection) -> None:
-    """Read in this task and write in one child task until the connection must close,
-    then let the writer flush what is queued (not for a too-slow client) for at most
+    """Read in this task until the connection must close, then let a running flush
+    task send what is queued (not for a too-slow client) for at most
     ``slow_close_timeout_s``.
 
-    Two tasks per connection besides trio-websocket's own reader: the hello deadline
-    is the reader's cancel scope deadline, not a task of its own.
+    One task per connection; a second one only while the socket has a backlog. The
+    hello deadline is the reader's cancel scope deadline, not a task of its own.
     """
     config = conn.server.config
-    writer_done = trio.Event()
-    writer_scope = trio.CancelScope()
-
-    async def run_writer() -> None:
-        with writer_scope:
-            try:
-                await conn.writer()
-            finally:
-                writer_done.set()
-
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(run_writer)
+        conn._nursery = nursery
+        if conn._flushed is not None:  # a backlog from before the nursery existed
+            nursery.start_soon(conn._flush)
         if not conn.closing:
             conn.reader_scope.deadline = trio.current_time() + config.hello_timeout_s
             with conn.reader_scope:
@@ -922,30 +929,12 @@ async def _serve_connection(conn: Connection) -> None:
                 conn.fail(CLOSE_HELLO_TIMEOUT, "no hello received in time")
         conn.detach()
         conn.outbox.close(drop=conn.close_code == CLOSE_TOO_SLOW)
-        with trio.move_on_after(config.slow_close_timeout_s):
-            await writer_done.wait()
-        writer_scope.cancel()
+        flushed = conn._flushed
+        if flushed is not None and conn.close_code != CLOSE_TOO_SLOW:
+            with trio.move_on_after(config.slow_close_timeout_s):
+                await flushed.wait()
+        nursery.cancel_scope.cancel()
+    conn._nursery = None
 
 
-async def send_frames(ws: WebSocketConnection, data: bytes) -> None:
-    """Write already framed bytes to a trio-websocket connection.
-
-    trio-websocket 0.12 frames every message itself; this writes frames built once per
-    broadcast (:func:`protocol.codec.websocket_frame`) under the connection's own send
-    lock, as its ``send_message`` does, so they never interleave with its pongs or its
-    close frame.
-
-    Raises:
-        ConnectionClosed: the connection is closed or closing.
-    """
-    if ws._close_reason:
-        raise ConnectionClosed(ws._close_reason)
-    async with ws._stream_lock:
-        try:
-            await ws._stream.send_all(data)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            await ws._abort_web_socket()
-            raise ConnectionClosed(ws._close_reason) from None
-
-
-__all__ = ["PATHS", "Connection", "handle_request"]
+__all__ = ["PATHS", "Connection", "handle_socket"]

@@ -20,107 +20,55 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, Protocol
+from typing import Any
 
 import trio
 from trio_websocket import (
     ConnectionClosed,
     WebSocketConnection,
-    WebSocketRequest,
     connect_websocket_url,
 )
 
 from protocol.codec import EncodedMessage
-from protocol.errors import (
-    E_FORBIDDEN,
-    E_INVALID_MESSAGE,
-    E_NO_MEDIA,
-    E_ROOM_NOT_FOUND,
-    E_SERVER_FULL,
-    ProtocolError,
-    WatchpartyError,
+from protocol.control import (
+    ACTIONS,
+    CONTROL_ERROR_STATUS,
+    CONTROL_PATH,
+    E_UNAVAILABLE,
+    JOIN_REQUEST_STATUSES,
+    TYP_SERVICE,
+    ActResult,
+    ControlError,
+    LiveRoom,
+    RoomControl,
 )
+from protocol.errors import E_INVALID_MESSAGE, E_ROOM_NOT_FOUND, ProtocolError
 from protocol.messages import Media, media_dict
 from protocol.room import ROLE_COHOST, ROLE_HOST, Room
 from protocol.tokens import TokenError, issue_token, verify_token
+from sync_server.transport import ConnectionClosed as SocketClosed
+from sync_server.transport import ServerWebSocket
 
 logger = logging.getLogger(__name__)
 
-TYP_SERVICE = "service"
-CONTROL_PATH = "/control"
-E_UNAVAILABLE = "unavailable"
-
-#: Error codes a RoomControl raises (``ControlError.code``), with the HTTP status the
-#: web app answers them with.
-CONTROL_ERROR_STATUS = {
-    E_ROOM_NOT_FOUND: 404,
-    E_FORBIDDEN: 403,
-    E_NO_MEDIA: 409,
-    E_INVALID_MESSAGE: 422,
-    E_SERVER_FULL: 503,
-    E_UNAVAILABLE: 503,
-}
-
-_ACTIONS = ("play", "pause", "seek", "set_rate", "change_media")
-
-
-class ControlError(WatchpartyError):
-    """A room operation was refused.
-
-    Attributes:
-        code: ``room_not_found``, ``forbidden``, ``no_media``, ``invalid_message``,
-            ``server_full`` or ``unavailable`` (the sync server cannot be reached).
-        message: Why, for people.
-    """
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+__all__ = [
+    "CONTROL_ERROR_STATUS",
+    "CONTROL_PATH",
+    "E_UNAVAILABLE",
+    "JOIN_REQUEST_STATUSES",
+    "TYP_SERVICE",
+    "ControlError",
+    "LocalRoomControl",
+    "RemoteRoomControl",
+    "RoomControl",
+    "handle_control_socket",
+    "issue_service_token",
+    "open_remote_room_control",
+    "room_detail",
+]
 
 
-#: ``join_request.status`` values: a new request, or one its account took back.
-JOIN_REQUEST_STATUSES = ("pending", "withdrawn")
-
-
-class RoomControl(Protocol):
-    """What the web app may do to live rooms. Room dicts are described in
-    :func:`room_detail`; every method raises :class:`ControlError`."""
-
-    async def create_room(
-        self,
-        *,
-        name: str,
-        code: str | None = None,
-        settings: dict[str, Any] | None = None,
-        media: dict[str, Any] | None = None,
-        owner_user_id: str | None = None,
-    ) -> dict[str, Any]: ...
-
-    async def get_room(self, code: str) -> dict[str, Any]: ...
-
-    async def list_rooms(self) -> list[dict[str, Any]]: ...
-
-    async def act(self, code: str, *, user_id: str, action: dict[str, Any]) -> dict[str, Any]: ...
-
-    async def remove_user(self, code: str, user_id: str) -> int: ...
-
-    async def delete_room(self, code: str) -> bool: ...
-
-    async def statistics(self) -> dict[str, Any]: ...
-
-    async def notify_join_request(
-        self,
-        code: str,
-        *,
-        user_id: str,
-        display_name: str,
-        requested_at_ms: float,
-        status: str = "pending",
-    ) -> int: ...
-
-
-def room_detail(room: Room) -> dict[str, Any]:
+def room_detail(room: Room) -> LiveRoom:
     """A live room as the web app sees it.
 
     Returns:
@@ -182,7 +130,7 @@ class LocalRoomControl:
         settings: dict[str, Any] | None = None,
         media: dict[str, Any] | None = None,
         owner_user_id: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> LiveRoom:
         if code is not None and code in self.server.rooms:
             raise ControlError(E_INVALID_MESSAGE, f"room code {code!r} is taken")
         try:
@@ -193,20 +141,20 @@ class LocalRoomControl:
             raise _to_control_error(exc) from None
         return room_detail(live.room)
 
-    async def get_room(self, code: str) -> dict[str, Any]:
+    async def get_room(self, code: str) -> LiveRoom:
         return room_detail(self._live(code).room)
 
-    async def list_rooms(self) -> list[dict[str, Any]]:
+    async def list_rooms(self) -> list[LiveRoom]:
         return [room_detail(live.room) for live in self.server.rooms.values()]
 
-    async def act(self, code: str, *, user_id: str, action: dict[str, Any]) -> dict[str, Any]:
+    async def act(self, code: str, *, user_id: str, action: dict[str, Any]) -> ActResult:
         """Apply a playback action as *user_id*, exactly as the socket would."""
         live = self._live(code)
         room: Room = live.room
         kind = action.get("type")
-        if kind not in _ACTIONS:
+        if kind not in ACTIONS:
             raise ControlError(
-                E_INVALID_MESSAGE, f"action type must be one of {', '.join(_ACTIONS)}, got {kind!r}"
+                E_INVALID_MESSAGE, f"action type must be one of {', '.join(ACTIONS)}, got {kind!r}"
             )
         pid = actor_for_user(room, user_id)
         now = self.server.now_ms()
@@ -323,7 +271,7 @@ def issue_service_token(secret: str, *, now_s: float, ttl_s: float = 3600.0) -> 
     return issue_token(secret, {"sub": "web"}, typ=TYP_SERVICE, now_s=now_s, ttl_s=ttl_s)
 
 
-async def handle_control_socket(server: Any, request: WebSocketRequest) -> None:
+async def handle_control_socket(server: Any, request: ServerWebSocket) -> None:
     """Serve one control-socket connection (path ``/control``).
 
     The handshake must carry ``Authorization: Bearer <service token>``; otherwise it
@@ -332,7 +280,7 @@ async def handle_control_socket(server: Any, request: WebSocketRequest) -> None:
     ``{"id": n, "ok": true, "result": ...}`` or
     ``{"id": n, "ok": false, "error": {"code", "message"}}``.
     """
-    headers = {k.decode().lower(): v.decode() for k, v in request.headers}
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers}
     auth = headers.get("authorization", "")
     token = auth[7:] if auth.lower().startswith("bearer ") else ""
     try:
@@ -347,7 +295,7 @@ async def handle_control_socket(server: Any, request: WebSocketRequest) -> None:
             frame = await ws.get_message()
             reply = await _answer(control, frame)
             await ws.send_message(json.dumps(reply))
-    except ConnectionClosed:
+    except SocketClosed:
         return
 
 
@@ -501,8 +449,8 @@ class RemoteRoomControl:
         settings: dict[str, Any] | None = None,
         media: dict[str, Any] | None = None,
         owner_user_id: str | None = None,
-    ) -> dict[str, Any]:
-        result: dict[str, Any] = await self._call(
+    ) -> LiveRoom:
+        result: LiveRoom = await self._call(
             "create_room",
             name=name,
             code=code,
@@ -512,16 +460,16 @@ class RemoteRoomControl:
         )
         return result
 
-    async def get_room(self, code: str) -> dict[str, Any]:
-        result: dict[str, Any] = await self._call("get_room", code=code)
+    async def get_room(self, code: str) -> LiveRoom:
+        result: LiveRoom = await self._call("get_room", code=code)
         return result
 
-    async def list_rooms(self) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = await self._call("list_rooms")
+    async def list_rooms(self) -> list[LiveRoom]:
+        result: list[LiveRoom] = await self._call("list_rooms")
         return result
 
-    async def act(self, code: str, *, user_id: str, action: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = await self._call("act", code=code, user_id=user_id, action=action)
+    async def act(self, code: str, *, user_id: str, action: dict[str, Any]) -> ActResult:
+        result: ActResult = await self._call("act", code=code, user_id=user_id, action=action)
         return result
 
     async def remove_user(self, code: str, user_id: str) -> int:

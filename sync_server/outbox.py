@@ -1,8 +1,10 @@
 """Per-connection send queue: bounded, coalescing, shared-bytes friendly.
 
-Every connection has one :class:`Outbox` and one writer task draining it, so a
-broadcast never waits on a slow socket: it only appends to queues. A client that
-stops reading fills its own queue and nobody else's.
+A message to a connection is written straight to its socket while the socket keeps
+up; only what the kernel does not take at once waits here, in order, until the
+connection's flush task drains it (:mod:`sync_server.connection`). So a broadcast
+never waits on a slow socket, and a client that stops reading fills its own queue
+and nobody else's.
 """
 
 from __future__ import annotations
@@ -10,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import trio
-
 from protocol.codec import EncodedMessage
+from protocol.ratelimit import TokenBucket as TokenBucket  # the one bucket; kept importable here
 
 #: An item is a shared :class:`EncodedMessage`, or a callable building the message at
 #: the moment of sending (used for time_sync replies, whose send timestamp must be
@@ -22,33 +23,37 @@ Item = EncodedMessage | Callable[[], dict[str, Any]]
 
 class OutboxOverflow(Exception):
     """Raised by :meth:`Outbox.put_nowait` when the queue is full: the client is too
-    slow and must be closed (close code 4009)."""
+    slow and must be resynchronised or closed (close code 4009)."""
 
 
 class Outbox:
-    """A bounded FIFO of outgoing messages with coalescing.
+    """A bounded FIFO of outgoing messages with coalescing. Not thread-safe; it never
+    waits (the connection's flush task polls it with :meth:`take_nowait`).
 
     Args:
         max_items: Most queued messages; one more raises :class:`OutboxOverflow`.
     """
 
-    __slots__ = ("_closed", "_dropped", "_items", "_keys", "_lot", "max_items")
+    __slots__ = ("_closed", "_items", "_keys", "max_items")
 
     def __init__(self, max_items: int) -> None:
         self.max_items = max_items
         # [key, item] pairs, oldest first; key may be None. A list, not a deque: an
         # idle connection's empty list costs 56 bytes, a deque 600, and queues are short.
         self._items: list[list[Any]] = []
-        self._keys: dict[str, list[Any]] = {}
-        self._lot = trio.lowlevel.ParkingLot()
+        self._keys: dict[str, list[Any]] | None = None
         self._closed = False
-        self._dropped = False
 
     def __len__(self) -> int:
         return len(self._items)
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (nothing more is accepted)."""
+        return self._closed
+
     def put_nowait(self, item: Item, coalesce_key: str | None = None) -> None:
-        """Queue *item*.
+        """Queue *item*; nothing happens after :meth:`close`.
 
         Args:
             item: What to send.
@@ -62,8 +67,9 @@ class Outbox:
         """
         if self._closed:
             return
-        if coalesce_key is not None:
-            old = self._keys.pop(coalesce_key, None)
+        keys = self._keys
+        if coalesce_key is not None and keys is not None:
+            old = keys.pop(coalesce_key, None)
             if old is not None:
                 self._items.remove(old)
         if len(self._items) >= self.max_items:
@@ -71,83 +77,31 @@ class Outbox:
         entry = [coalesce_key, item]
         self._items.append(entry)
         if coalesce_key is not None:
-            self._keys[coalesce_key] = entry
-        self._lot.unpark()
+            if keys is None:
+                keys = self._keys = {}
+            keys[coalesce_key] = entry
 
-    async def get(self) -> Item:
-        """Wait for and remove the oldest item.
-
-        Raises:
-            trio.EndOfChannel: after :meth:`close`, once what it kept is sent.
-        """
-        while not self._items:
-            if self._closed:
-                raise trio.EndOfChannel
-            await self._lot.park()
-        key, item = self._items.pop(0)
-        if key is not None:
-            self._keys.pop(key, None)
-        return item
-
-    async def get_batch(self, max_items: int) -> list[Item]:
-        """Wait for at least one item, then remove and return up to *max_items*,
-        oldest first (the writer sends them in one write).
-
-        Raises:
-            trio.EndOfChannel: after :meth:`close`, once what it kept is sent.
-        """
-        while not self._items:
-            if self._closed:
-                raise trio.EndOfChannel
-            await self._lot.park()
+    def take_nowait(self, max_items: int) -> list[Item]:
+        """Remove and return up to *max_items*, oldest first (``[]`` when empty)."""
+        if not self._items:
+            return []
         taken = self._items[:max_items]
         del self._items[:max_items]
-        for key, _ in taken:
-            if key is not None:
-                self._keys.pop(key, None)
+        keys = self._keys
+        if keys:
+            for key, _ in taken:
+                if key is not None:
+                    keys.pop(key, None)
         return [item for _, item in taken]
 
     def clear(self) -> None:
         """Drop everything queued (the caller queues a full resync instead)."""
         self._items.clear()
-        self._keys.clear()
+        self._keys = None
 
     def close(self, *, drop: bool = False) -> None:
-        """Accept nothing more; the writer drains what is queued, then gets
-        EndOfChannel. With *drop*, what is queued is discarded too (a client that
-        stopped reading gets no more than its close frame)."""
+        """Accept nothing more. With *drop*, what is queued is discarded too (a client
+        that stopped reading gets no more than its close frame)."""
         self._closed = True
         if drop:
-            self._dropped = True
-            self._items.clear()
-            self._keys.clear()
-        self._lot.unpark_all()
-
-
-class TokenBucket:
-    """Rate limit by token bucket: *rate_per_s* tokens a second, up to *burst*.
-
-    Pure: the caller passes the time in seconds.
-    """
-
-    __slots__ = ("_last_s", "_tokens", "burst", "rate_per_s")
-
-    def __init__(self, rate_per_s: float, burst: int, now_s: float) -> None:
-        self.rate_per_s = rate_per_s
-        self.burst = float(burst)
-        self._tokens = float(burst)
-        self._last_s = now_s
-
-    def take(self, now_s: float) -> float:
-        """Take one token.
-
-        Returns:
-            0.0 when allowed, else the milliseconds until a token is available.
-        """
-        elapsed = max(0.0, now_s - self._last_s)
-        self._last_s = now_s
-        self._tokens = min(self.burst, self._tokens + elapsed * self.rate_per_s)
-        if self._tokens >= 1.0 - 1e-9:  # tolerance: exactly the sustained rate passes
-            self._tokens = max(0.0, self._tokens - 1.0)
-            return 0.0
-        return (1.0 - self._tokens) / self.rate_per_s * 1000.0
+            self.clear()

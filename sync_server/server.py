@@ -10,24 +10,31 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import secrets
+import socket
 import time
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import trio
-from trio_websocket import WebSocketRequest, serve_websocket
 
 import data
 from data import chat as chat_store
 from data import rooms as room_store
+from data import running
 from data import secrets as secret_store
-from protocol.codec import EncodedMessage
+from protocol.admission import validate_new_room
 from protocol.errors import CLOSE_GOING_AWAY, CLOSE_ROOM_CLOSED, E_SERVER_FULL, ProtocolError
-from protocol.messages import ROOM_CODE_PATTERN, Media, RoomSettingsPatch, media_dict
+from protocol.ratelimit import TokenBucket
 from protocol.room import Room, RoomLimits, RoomSettings
 from sync_server.chat_writer import ChatWriter
 from sync_server.config import Config
+from sync_server.connection import Connection, handle_socket
+from sync_server.live_room import COALESCE_STATS, LiveRoom, chat_message_public
+from sync_server.transport import open_listeners, serve_listeners
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +48,6 @@ SNAPSHOT_CHUNK = 200
 
 #: Connections pinged per tick of the heartbeat loop (the ticks spread over the interval).
 HEARTBEAT_CHUNK = 32
-
-#: Coalescing keys: a queued message with the same key is replaced by the newer one.
-COALESCE_STATS = "participant_stats"
-COALESCE_PLAYBACK = "playback"
 
 
 class ServerClock:
@@ -60,102 +63,6 @@ class ServerClock:
 
     def __call__(self) -> float:
         return self._epoch_ms + (time.monotonic() - self._mono0) * 1000.0
-
-
-class LiveRoom:
-    """A :class:`protocol.room.Room` with its connections and timer.
-
-    Attributes:
-        room: The room state machine.
-        members: Connections by participant id.
-    """
-
-    def __init__(self, server: SyncServer, room: Room) -> None:
-        self.server = server
-        self.room = room
-        self.members: dict[str, Any] = {}  # pid -> Connection
-        self._wake = trio.Event()
-        self.cancel_scope = trio.CancelScope()
-        self._last_stats: dict[str, Any] = {}
-        self._resync: tuple[int, EncodedMessage] | None = None
-        #: Server time of the last event, milliseconds (idle-room cleanup).
-        self.last_active_ms = server.now_ms()
-
-    @property
-    def code(self) -> str:
-        return self.room.code
-
-    def broadcast(self, events: list[dict[str, Any]], *, exclude: Any = None) -> None:
-        """Send room events to every member (each encoded once per encoding)."""
-        for event in events:
-            # A client that is behind needs only the newest playback state.
-            key = COALESCE_PLAYBACK if event["type"] == "playback" else None
-            self.send_all(EncodedMessage(event), exclude=exclude, coalesce_key=key)
-        if events:
-            self.last_active_ms = self.server.now_ms()
-            self._wake.set()
-
-    def send_all(
-        self, message: EncodedMessage, *, exclude: Any = None, coalesce_key: str | None = None
-    ) -> None:
-        for conn in list(self.members.values()):
-            if conn is not exclude:
-                conn.send(message, coalesce_key)
-
-    def poke(self) -> None:
-        """Re-check the room's timers now (after a change that moved a deadline)."""
-        self._wake.set()
-
-    async def run_timers(self) -> None:
-        """Apply grace expiries and ready timeouts when they fall due (runs until the
-        room is closed)."""
-        with self.cancel_scope:
-            while True:
-                deadline = self.room.next_deadline_ms()
-                self._wake = trio.Event()
-                if deadline is None:
-                    await self._wake.wait()
-                else:
-                    delay_s = max(0.0, (deadline - self.server.now_ms()) / 1000.0)
-                    with trio.move_on_after(delay_s):
-                        await self._wake.wait()
-                events = self.room.expire(self.server.now_ms())
-                if events:
-                    self.broadcast(events)
-
-    def resync_message(self) -> EncodedMessage:
-        """A ``state`` message with ``resync: true`` and the recent chat, for a member
-        whose queued events were dropped; built once per room sequence number."""
-        cached = self._resync
-        if cached is not None and cached[0] == self.room.seq:
-            return cached[1]
-        message = EncodedMessage(
-            {
-                "type": "state",
-                "request_id": None,
-                "resync": True,
-                "server_time_ms": self.server.now_ms(),
-                **self.room.state(),
-                "chat": self.room.chat_history(),
-            }
-        )
-        self._resync = (self.room.seq, message)
-        return message
-
-    def stats_message(self) -> EncodedMessage | None:
-        """A ``participant_stats`` message if drift, RTT or buffering changed since the
-        last one, else ``None``."""
-        stats = {
-            p.id: {"drift_ms": p.drift_ms, "rtt_ms": p.rtt_ms, "buffering": p.buffering}
-            for p in self.room.participants.values()
-            if p.connected
-        }
-        if stats == self._last_stats:
-            return None
-        self._last_stats = stats
-        return EncodedMessage(
-            {"type": "participant_stats", "server_time_ms": self.server.now_ms(), "stats": stats}
-        )
 
 
 class SyncServer:
@@ -183,7 +90,7 @@ class SyncServer:
         self.secret = secret
         self.now_ms: Callable[[], float] = clock or ServerClock()
         self.rooms: dict[str, LiveRoom] = {}
-        self.connections: set[Any] = set()
+        self.connections: set[Connection] = set()
         self.limits = RoomLimits(
             max_participants=config.max_participants_per_room,
             chat_history=config.chat_history,
@@ -206,10 +113,25 @@ class SyncServer:
             "resyncs": 0,
             "closed_heartbeat": 0,
             "snapshots_written": 0,
+            "deliveries": 0,
+            "failures_logged": 0,
+            "failures_suppressed": 0,
         }
+        #: Tracebacks logged per minute at most (a client able to trigger one must not
+        #: be able to flood the log); the rest are counted.
+        self._failure_log_bucket = TokenBucket(10 / 60.0, 10, time.monotonic())
         self._nursery: trio.Nursery | None = None
         self._room_lock = trio.Lock()
         self.chat_writer = ChatWriter(db)
+
+    def log_failure(self, template: str, subject: Any, exc: BaseException) -> None:
+        """Log an unexpected error of one connection with its traceback, at most ten a
+        minute (the others are counted in ``failures_suppressed``)."""
+        if self._failure_log_bucket.take(time.monotonic()) > 0:
+            self.counters["failures_suppressed"] += 1
+            return
+        self.counters["failures_logged"] += 1
+        logger.error(template, subject, exc_info=exc)
 
     # --- rooms ------------------------------------------------------------------------
     def statistics(self) -> dict[str, Any]:
@@ -253,27 +175,10 @@ class SyncServer:
             ProtocolError: ``server_full`` at ``max_rooms``; ``invalid_message`` for a
                 bad code, name, settings or media.
         """
-        import re
-
-        from pydantic import ValidationError
-
-        from protocol.errors import E_INVALID_MESSAGE
-
         if code is None:
             code = secrets.token_urlsafe(6).replace("-", "x").replace("_", "y")
-        if not re.fullmatch(ROOM_CODE_PATTERN, code):
-            raise ProtocolError(
-                E_INVALID_MESSAGE, f"room code {code!r} must match {ROOM_CODE_PATTERN}"
-            )
-        if not 1 <= len(name) <= 100:
-            raise ProtocolError(E_INVALID_MESSAGE, "room name must be 1 to 100 characters")
-        try:
-            patch = RoomSettingsPatch.model_validate(settings or {}).model_dump()
-            initial_media = media_dict(Media.model_validate(media)) if media else None
-        except ValidationError as exc:
-            raise ProtocolError(
-                E_INVALID_MESSAGE, f"invalid room: {exc.errors()[0]['msg']}"
-            ) from None
+        new = validate_new_room(code, name, settings, media)
+        patch, initial_media = new.settings, new.media
         async with self._room_lock:
             existing = self.rooms.get(code)
             if existing is not None:
@@ -393,7 +298,7 @@ class SyncServer:
             step = interval / chunks
             for i in range(chunks):
                 await trio.sleep(step)
-                now_s = time.monotonic()
+                now_s = trio.current_time()
                 for conn in conns[i * HEARTBEAT_CHUNK : (i + 1) * HEARTBEAT_CHUNK]:
                     if conn not in self.connections:
                         continue
@@ -452,33 +357,23 @@ class SyncServer:
                         live.send_all(message, coalesce_key=COALESCE_STATS)
 
     # --- serving -------------------------------------------------------------------------
-    async def _handle(self, request: WebSocketRequest) -> None:
-        from sync_server.connection import handle_request
-
-        await handle_request(self, request)
-
     async def run(
         self, *, task_status: trio.TaskStatus[SyncServer] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        """Serve until cancelled (nursery-start protocol: started with the server)."""
+        """Serve until cancelled (nursery-start protocol: started with the server).
+
+        Raises:
+            OSError: the listening address cannot be bound (``EADDRINUSE``: another
+                process has the port); the message names the address.
+        """
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 await self._restore()
-                listeners = await nursery.start(
-                    lambda task_status: serve_websocket(
-                        self._handle,
-                        self.config.host,
-                        self.config.port,
-                        None,
-                        max_message_size=self.config.max_frame_bytes,
-                        message_queue_size=4,
-                        connect_timeout=self.config.hello_timeout_s,
-                        disconnect_timeout=self.config.slow_close_timeout_s,
-                        task_status=task_status,
-                    )
-                )
-                self.port = listeners.port
+                listeners = open_listeners(self.config.host, self.config.port)
+                self.port = listeners[0].getsockname()[1]
+                for listener in listeners:
+                    nursery.start_soon(serve_listeners, listener, handle_socket, nursery, (self,))
                 nursery.start_soon(self.chat_writer.run)
                 nursery.start_soon(self._snapshot_loop)
                 nursery.start_soon(self._heartbeat_loop)
@@ -508,19 +403,6 @@ class SyncServer:
                     logger.exception("final snapshot failed")
 
 
-def chat_message_public(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored chat row as sent on the socket."""
-    return {
-        "id": row["id"],
-        "participant_id": row["participant_id"],
-        "user_id": row["user_id"],
-        "name": row["display_name"],
-        "text": row["text"],
-        "sent_at_ms": row["created_at_ms"],
-        "edited_at_ms": row["edited_at_ms"],
-    }
-
-
 async def open_server_secret(config: Config, db: data.Database, now_ms: float) -> str:
     """The token key: ``secret_key`` when set, else one generated once and kept in the
     database (so tokens survive restarts and both servers share it)."""
@@ -544,28 +426,77 @@ async def serve_sync(
     Follows the nursery-start protocol: ``server = await nursery.start(serve_sync,
     config)`` returns once it listens; ``server.port`` is the bound port.
 
+    While it runs, the server keeps a row in ``running_servers`` fresh (every
+    :data:`data.running.BEAT_INTERVAL_S` seconds, the first before it reports started),
+    so that offline commands such as ``watchparty cleanup-rooms`` know it runs; the row
+    is deleted after the final snapshot.
+
     Args:
         config: Settings.
         db: An open database; when ``None`` the one at ``config.db`` is opened (in a
             worker thread) and closed on exit.
         clock: Server clock (Unix epoch milliseconds); for tests.
 
+    Raises:
+        OSError: the listening address cannot be bound (maybe inside an exception group).
+
     Error handling:
         A failure in one connection closes that connection (1011) and is logged; it
         never stops the server. On cancellation connections are closed with 1001 and
         changed rooms are written before returning.
     """
-    gc.set_threshold(50_000, 50, 100)  # broadcast-heavy workloads; see STACK-NOTES
+    gc.set_threshold(50_000, 50, 100)  # broadcast-heavy workloads; see BENCHMARKS.md
     own_db = db is None
     if db is None:
-        db = await trio.to_thread.run_sync(data.open_database, config.db)
+        db = await trio.to_thread.run_sync(
+            lambda: data.open_database(config.db, read_connections=config.db_read_connections)
+        )
     try:
         server = SyncServer(config, db, secret="", clock=clock)
         server.secret = await open_server_secret(config, db, server.now_ms())
-        await server.run(task_status=task_status)
+        server_id = uuid.uuid4().hex
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(server.run)
+                host = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host
+                url = f"ws://{host}:{server.port}/ws"
+                await nursery.start(_beat_while_running, db, server_id, url)
+                task_status.started(server)
+        finally:
+            # server.run has written its rooms: only now may offline commands change them.
+            with trio.CancelScope(shield=True):
+                try:
+                    await db.write(running.forget, server_id)
+                except Exception:
+                    logger.exception("could not remove this server from running_servers")
     finally:
         if own_db:
             db.close()
+
+
+async def _beat_while_running(
+    db: data.Database,
+    server_id: str,
+    url: str,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Keep this process's row in ``running_servers`` fresh (see :mod:`data.running`);
+    reports started after the first beat. Times are wall-clock Unix epoch milliseconds,
+    which offline commands compare with their own clock."""
+    beat = partial(
+        running.beat,
+        server_id=server_id,
+        pid=os.getpid(),
+        hostname=socket.gethostname(),
+        url=url,
+        started_at_ms=int(time.time() * 1000),
+    )
+    while True:
+        await db.write(partial(beat, now_ms=int(time.time() * 1000)))
+        task_status.started()
+        task_status = trio.TASK_STATUS_IGNORED
+        await trio.sleep(running.BEAT_INTERVAL_S)
 
 
 __all__ = ["CLOSE_GOING_AWAY", "LiveRoom", "ServerClock", "SyncServer", "serve_sync"]

@@ -20,10 +20,12 @@ import pytest
 import trio
 
 import data
+from data import rooms as room_store
 from data import running
 from sync_server.cli import build_parser
 from sync_server.config import SETTINGS, WEB_ONLY
 
+from .conftest import run_server
 from .test_processes import WAIT_S, free_port, wait_ready, watchparty
 
 
@@ -372,6 +374,24 @@ async def test_a_server_that_died_is_forgotten_after_three_missed_beats(db_path:
         assert live[0]["started_at_ms"] == now - 60_000
         await db.write(running.forget, "dead")
         assert len(await db.read(lambda c: running.live_servers(c, now_ms=now))) == 1
+    finally:
+        db.close()
+
+
+async def test_every_sync_server_is_known_to_its_database_until_its_rooms_are_written(
+    db_path: Path,
+) -> None:
+    async with run_server(db_path) as handle:
+        await handle.server.create_room("kept", "Kept", media=None)
+        (server,) = await handle.db.read(
+            lambda c: running.live_servers(c, now_ms=int(time.time() * 1000))
+        )
+        assert (server["pid"], server["url"]) == (os.getpid(), handle.url)
+    db = await trio.to_thread.run_sync(data.open_database, db_path)
+    try:
+        now_ms = int(time.time() * 1000)
+        assert await db.read(lambda c: running.live_servers(c, now_ms=now_ms)) == []
+        assert await db.read(lambda c: room_store.room_exists(c, "kept"))
     finally:
         db.close()
 

@@ -742,3 +742,72 @@ def test_concurrent_openers_of_a_new_database_migrate_it_once(tmp_path: Path) ->
     with open_database(path) as db:
         rows = db.read_sync(migration_rows)
     assert [row[1] for row in rows] == migration_names()
+
+
+# --- The pool of readers ---------------------------------------------------------------------
+
+
+async def test_a_slow_read_does_not_hold_up_the_next(db_path: Path) -> None:
+    """With several readers, a read runs while another is still running: a slow report
+    does not queue a quick look-up."""
+    with open_database(db_path, read_connections=2) as database:
+        assert database.read_connections == 2
+        await add_room_async(database)
+        started = threading.Event()
+        release = threading.Event()
+
+        def slow_read(r: sqlite_utils.Database) -> int:
+            started.set()
+            if not release.wait(EVENT_WAIT_S):
+                raise TimeoutError("the test never released the slow read")
+            return chat.count_messages(r, ROOM)
+
+        with trio.fail_after(EVENT_WAIT_S):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(database.read, slow_read)
+                try:
+                    assert await trio.to_thread.run_sync(started.wait, EVENT_WAIT_S)
+                    # The slow read holds one reader; this one takes the other.
+                    assert await database.read(chat.count_messages, ROOM) == 0
+                finally:
+                    release.set()
+
+
+async def test_reads_beyond_the_pool_wait_for_a_free_reader(db_path: Path) -> None:
+    with open_database(db_path, read_connections=1) as database:
+        started = threading.Event()
+        release = threading.Event()
+        order: list[str] = []
+
+        def slow_read(r: sqlite_utils.Database) -> None:
+            started.set()
+            if not release.wait(EVENT_WAIT_S):
+                raise TimeoutError("the test never released the slow read")
+            order.append("slow")
+
+        def quick_read(r: sqlite_utils.Database) -> None:
+            order.append("quick")
+
+        with trio.fail_after(EVENT_WAIT_S):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(database.read, slow_read)
+                assert await trio.to_thread.run_sync(started.wait, EVENT_WAIT_S)
+                nursery.start_soon(database.read, quick_read)
+                await trio.testing.wait_all_tasks_blocked()
+                release.set()
+        assert order == ["slow", "quick"]
+
+
+@pytest.mark.parametrize("count", [0, 33])
+def test_read_connections_out_of_range_is_refused(db_path: Path, count: int) -> None:
+    with pytest.raises(ValueError, match="read connections"):
+        open_database(db_path, read_connections=count)
+    assert not db_path.exists()
+
+
+def test_every_reader_is_closed(db_path: Path) -> None:
+    database = open_database(db_path, read_connections=3)
+    database.close()
+    database.close()  # idempotent
+    with pytest.raises(StoreError):
+        database.read_sync(chat.count_messages, ROOM)

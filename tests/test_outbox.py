@@ -1,16 +1,12 @@
 """sync_server.outbox: the per-connection send queue and the token bucket.
 
-Tests that wait run on pytest-trio's ``autojump_clock`` (a MockClock with
-autojump_threshold=0), so a writer that is never woken fails its fail_after at once
-instead of hanging."""
+The queue never waits: the connection's flush task polls it."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-import trio
-import trio.testing
 
 from protocol.codec import EncodedMessage
 from sync_server.outbox import Outbox, OutboxOverflow, TokenBucket
@@ -20,30 +16,20 @@ def msg(n: int) -> EncodedMessage:
     return EncodedMessage({"type": "chat_message", "n": n})
 
 
-async def drain(outbox: Outbox) -> list[Any]:
-    """Everything the writer gets until EndOfChannel."""
-    items = []
-    while True:
-        try:
-            items.append(await outbox.get())
-        except trio.EndOfChannel:
-            return items
-
-
 # --- Outbox ------------------------------------------------------------------------------------
 
 
-async def test_fifo_order() -> None:
+def test_fifo_order() -> None:
     outbox = Outbox(max_items=10)
     items = [msg(i) for i in range(5)]
     for item in items:
         outbox.put_nowait(item)
     assert len(outbox) == 5
-    assert [await outbox.get() for _ in range(5)] == items
+    assert [outbox.take_nowait(1)[0] for _ in range(5)] == items
     assert len(outbox) == 0
 
 
-async def test_coalescing_moves_the_newest_to_the_back_without_growing() -> None:
+def test_coalescing_moves_the_newest_to_the_back_without_growing() -> None:
     outbox = Outbox(max_items=10)
     first, chat, newer, newest, other = msg(1), msg(2), msg(3), msg(4), msg(5)
     outbox.put_nowait(first, coalesce_key="playback")
@@ -54,17 +40,17 @@ async def test_coalescing_moves_the_newest_to_the_back_without_growing() -> None
     assert len(outbox) == 3
     # The newest playback state replaces the older ones at the back of the queue, so
     # sequence numbers stay in increasing order on the wire.
-    assert [await outbox.get() for _ in range(3)] == [chat, other, newest]
+    assert [outbox.take_nowait(1)[0] for _ in range(3)] == [chat, other, newest]
     # Once sent, the key starts a new entry at the back.
     outbox.put_nowait(msg(6))
     again = msg(7)
     outbox.put_nowait(again, coalesce_key="playback")
     assert len(outbox) == 2
-    assert (await outbox.get()).message["n"] == 6
-    assert await outbox.get() is again
+    assert (outbox.take_nowait(1)[0]).message["n"] == 6
+    assert outbox.take_nowait(1)[0] is again
 
 
-async def test_coalescing_into_a_full_queue_does_not_overflow() -> None:
+def test_coalescing_into_a_full_queue_does_not_overflow() -> None:
     outbox = Outbox(max_items=2)
     outbox.put_nowait(msg(1), coalesce_key="playback")
     outbox.put_nowait(msg(2))
@@ -73,115 +59,73 @@ async def test_coalescing_into_a_full_queue_does_not_overflow() -> None:
     assert len(outbox) == 2
     with pytest.raises(OutboxOverflow):
         outbox.put_nowait(msg(4), coalesce_key="stats")
-    assert (await outbox.get()).message["n"] == 2
-    assert await outbox.get() is replacement
+    assert (outbox.take_nowait(1)[0]).message["n"] == 2
+    assert outbox.take_nowait(1)[0] is replacement
 
 
-async def test_overflow_exactly_at_max_items() -> None:
+def test_overflow_exactly_at_max_items() -> None:
     outbox = Outbox(max_items=4)
     for i in range(4):
         outbox.put_nowait(msg(i))
     with pytest.raises(OutboxOverflow, match="4 messages"):
         outbox.put_nowait(msg(99))
     assert len(outbox) == 4
-    await outbox.get()
+    outbox.take_nowait(1)[0]
     outbox.put_nowait(msg(5))  # room again for exactly one
     with pytest.raises(OutboxOverflow):
         outbox.put_nowait(msg(6))
 
 
-async def test_callables_are_queued_as_is() -> None:
+def test_callables_are_queued_as_is() -> None:
     outbox = Outbox(max_items=2)
 
     def build() -> dict[str, Any]:
         return {"type": "time_sync_reply"}
 
     outbox.put_nowait(build)
-    assert await outbox.get() is build
+    assert outbox.take_nowait(1)[0] is build
 
 
-async def test_get_waits_until_put(autojump_clock: trio.testing.MockClock) -> None:
-    outbox = Outbox(max_items=4)
-    got: list[Any] = []
-
-    async def writer() -> None:
-        got.append(await outbox.get())
-
-    item = msg(1)
-    with trio.fail_after(5):
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(writer)
-            await trio.testing.wait_all_tasks_blocked()
-            assert got == []  # parked: nothing queued yet
-            outbox.put_nowait(item)
-    assert got == [item]
+def test_take_nowait_takes_up_to_n_in_order_and_empty_gives_nothing() -> None:
+    outbox = Outbox(max_items=8)
+    assert outbox.take_nowait(4) == []
+    items = [msg(i) for i in range(5)]
+    for item in items:
+        outbox.put_nowait(item)
+    assert outbox.take_nowait(3) == items[:3]
+    assert outbox.take_nowait(3) == items[3:]
+    assert outbox.take_nowait(3) == []
 
 
-async def test_close_lets_the_writer_drain_then_end(autojump_clock: trio.testing.MockClock) -> None:
+def test_close_keeps_what_is_queued_and_accepts_nothing_more() -> None:
     outbox = Outbox(max_items=4)
     items = [msg(i) for i in range(3)]
     for item in items:
         outbox.put_nowait(item)
     outbox.close()
+    assert outbox.closed
     outbox.put_nowait(msg(99))  # accepted silently and dropped after close
-    with trio.fail_after(5):
-        assert await drain(outbox) == items
-        with pytest.raises(trio.EndOfChannel):
-            await outbox.get()
+    assert outbox.take_nowait(10) == items
 
 
-async def test_close_with_drop_discards_what_is_queued(
-    autojump_clock: trio.testing.MockClock,
-) -> None:
+def test_close_with_drop_discards_what_is_queued() -> None:
     outbox = Outbox(max_items=4)
     outbox.put_nowait(msg(1))
     outbox.put_nowait(msg(2), coalesce_key="playback")
     outbox.close(drop=True)
     assert len(outbox) == 0
-    with trio.fail_after(5), pytest.raises(trio.EndOfChannel):
-        await outbox.get()
+    assert outbox.take_nowait(10) == []
 
 
-@pytest.mark.parametrize("drop", [False, True])
-async def test_close_wakes_a_waiting_writer(
-    drop: bool, autojump_clock: trio.testing.MockClock
-) -> None:
+def test_a_key_taken_out_starts_a_new_entry() -> None:
     outbox = Outbox(max_items=4)
-    ended = trio.Event()
-
-    async def writer() -> None:
-        assert await drain(outbox) == []
-        ended.set()
-
-    with trio.fail_after(5):
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(writer)
-            await trio.testing.wait_all_tasks_blocked()
-            assert not ended.is_set()
-            outbox.close(drop=drop)
-    assert ended.is_set()
-
-
-async def test_writer_sees_items_put_while_it_waits_in_order(
-    autojump_clock: trio.testing.MockClock,
-) -> None:
-    outbox = Outbox(max_items=8)
-    got: list[Any] = []
-
-    async def writer() -> None:
-        got.extend(await drain(outbox))
-
-    items = [msg(i) for i in range(4)]
-    with trio.fail_after(5):
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(writer)
-            for item in items:
-                await trio.testing.wait_all_tasks_blocked()
-                outbox.put_nowait(item)
-            await trio.testing.wait_all_tasks_blocked()
-            assert got == []  # drain collects until the end
-            outbox.close()
-    assert got == items
+    first = msg(1)
+    outbox.put_nowait(first, coalesce_key="playback")
+    assert outbox.take_nowait(1) == [first]
+    second, third = msg(2), msg(3)
+    outbox.put_nowait(second, coalesce_key="playback")
+    outbox.put_nowait(third)
+    assert outbox.take_nowait(5) == [second, third]
 
 
 # --- TokenBucket --------------------------------------------------------------------------------

@@ -41,7 +41,9 @@ def test_the_scan_sees_the_whole_repository() -> None:
     for expected in (
         "README.md",
         ".ci/run",
-        "admin_app/videos.py",
+        "admin_app/videos/routes.py",
+        "sync_server/transport.py",
+        "data/migrations/m0001_initial.py",
         "docs/cli.md",
         "bench/README.md",
     ):

@@ -305,7 +305,7 @@ async def test_auth_endpoints_are_rate_limited_per_endpoint(db_path: Path) -> No
 
 
 def test_rate_limiter_refills_over_time() -> None:
-    from admin_app.ratelimit import RateLimiter
+    from admin_app.core.ratelimit import RateLimiter
 
     now = [0.0]
     limiter = RateLimiter(6, lambda: now[0], max_keys=2)

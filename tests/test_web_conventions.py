@@ -19,7 +19,7 @@ import trio
 import trio.testing
 
 from admin_app import serve_web
-from admin_app.errors import ErrorResponse
+from admin_app.core.errors import ErrorResponse
 
 from .conftest import TEST_SECRET
 from .web_helpers import (
@@ -186,7 +186,7 @@ async def test_internal_errors_are_logged_with_request_id_but_not_shown(
     error = assert_error(response, 500, "internal_error")
     assert "secret internals" not in response.text
     assert "req-500" in error["message"]
-    logged = [r for r in caplog.records if r.name == "admin_app.errors"]
+    logged = [r for r in caplog.records if r.name == "admin_app.core.errors"]
     assert len(logged) == 1
     assert logged[0].exc_info is not None
     assert "secret internals" in str(logged[0].exc_info[1])

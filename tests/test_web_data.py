@@ -1,4 +1,4 @@
-"""Tests of the account and room-access queries (data/users.py, data/access.py) and
+"""Tests of the account and room-access queries (data/users.py, data/room_access.py) and
 of migration m0002."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from data import Database, NotFoundError, open_database, rooms
-from data import access as access_store
+from data import room_access as access_store
 from data import users as user_store
 from data.migrations import migration_names
 

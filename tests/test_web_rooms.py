@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from data import access as access_store
 from data import chat as chat_store
+from data import room_access as access_store
 from data import users as user_store
 
 from .web_helpers import WebHandle, assert_error, auth, run_web

@@ -3,7 +3,7 @@ success responses are checked against the document too (the general run in
 ``test_web_schemathesis.py`` only reaches them with made-up ids: 404s).
 
 The stream and download endpoints are documented with ``video/*`` responses and
-their ``Range`` and conditional headers (``admin_app.media.documents_file``), so
+their ``Range`` and conditional headers (``admin_app.core.openapi.documents_file``), so
 the fuzzer throws arbitrary ranges and validators at them. Uploads are documented
 as ``multipart/form-data`` and fuzzed here and in the general run.
 """

@@ -83,7 +83,7 @@ class FakeRoom:
 
 
 class FakeRoomControl:
-    """An in-memory :class:`admin_app.control.RoomControl` with the sync socket's
+    """An in-memory :class:`protocol.control.RoomControl` with the sync socket's
     permission rules: a user acts with its best participant role in the room; without
     one the owner acts as host and anyone else as a viewer; the room's ``control``
     setting says which roles may control playback.
@@ -209,7 +209,8 @@ class FakeRoomControl:
 
     def role_of(self, room: FakeRoom, user_id: str) -> str:
         mine = sorted(
-            (p["role"] for p in room.participants if p["user_id"] == user_id), key=_RANK.get
+            (p["role"] for p in room.participants if p["user_id"] == user_id),
+            key=lambda role: _RANK.get(role, 0),
         )
         if mine:
             return mine[0]
