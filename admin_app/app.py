@@ -17,7 +17,7 @@ from types import ModuleType
 from typing import Any
 
 from argon2 import PasswordHasher
-from quart_schema import Info, QuartSchema
+from quart_schema import Info, QuartSchema, Tag
 from quart_trio import QuartTrio
 
 from data import Database
@@ -37,6 +37,17 @@ from .core.state import WebState
 #: Every domain of the web app, in registration order; each package's ``blueprints``
 #: are registered. A new domain is one package and one entry here.
 DOMAINS: tuple[ModuleType, ...] = (auth, rooms, health, docs, videos, groups, interactive, pages)
+
+#: The sections (tags) of the API reference, in the order a newcomer needs them:
+#: Swagger UI shows them in the order of the document's ``tags`` list.
+TAG_ORDER: tuple[tuple[str, str], ...] = (
+    ("auth", "Accounts and tokens. Start here: `POST /api/auth/guest/` gives a token."),
+    ("rooms", "Create and join rooms, control their playback, read their chat."),
+    ("videos", "The video library: upload, list, stream, download, like."),
+    ("comments", "Comments on videos, with replies and likes."),
+    ("health", "Whether the server and its sync server answer."),
+    ("admin", "Administration (admins only)."),
+)
 
 
 def create_app(
@@ -95,6 +106,7 @@ def create_app(
         security_schemes={
             "bearerAuth": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}
         },
+        tags=[Tag(name=name, description=text) for name, text in TAG_ORDER],
         openapi_provider_class=ApiOnlyProvider,
     )
     register_hooks(app)

@@ -25,6 +25,9 @@ class Setting:
         help: One line for ``--help`` and the docs.
         minimum: Smallest allowed value for numbers, or ``None``.
         maximum: Largest allowed value for numbers, or ``None``.
+        applies_to: Which server reads it: ``"sync"``, ``"web"`` or ``"both"``. The
+            ``serve-sync`` and ``serve-web`` commands offer flags only for theirs
+            (:data:`WEB_ONLY`, :data:`BOTH` say which are which).
     """
 
     name: str
@@ -33,6 +36,45 @@ class Setting:
     help: str
     minimum: float | None = None
     maximum: float | None = None
+
+    @property
+    def applies_to(self) -> str:
+        if self.name in WEB_ONLY:
+            return "web"
+        return "both" if self.name in BOTH else "sync"
+
+
+#: Settings only the web app reads (``serve-web``; ``serve`` passes them on).
+WEB_ONLY = frozenset(
+    {
+        "web_host",
+        "web_port",
+        "sync_url",
+        "public_sync_url",
+        "cors_origins",
+        "access_token_ttl_s",
+        "refresh_token_ttl_s",
+        "auth_rate_limit_per_min",
+        "max_request_bytes",
+        "media_dir",
+        "max_upload_bytes",
+        "ffprobe_path",
+        "media_token_ttl_s",
+    }
+)
+#: Settings both servers read; every other one is the sync server's alone.
+BOTH = frozenset(
+    {
+        "port",
+        "db",
+        "db_read_connections",
+        "secret_key",
+        "log_level",
+        "log_format",
+        "allow_guests",
+        "max_chat_chars",
+    }
+)
 
 
 SETTINGS: tuple[Setting, ...] = (

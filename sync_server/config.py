@@ -19,13 +19,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from protocol.errors import WatchpartyError
-from protocol.settings import SETTINGS, Setting
+from protocol.settings import BOTH, SETTINGS, WEB_ONLY, Setting
 
 ENV_PREFIX = "WATCHPARTY_"
 
 __all__ = [
+    "BOTH",
     "ENV_PREFIX",
     "SETTINGS",
+    "WEB_ONLY",
     "Config",
     "ConfigError",
     "Setting",
@@ -136,6 +138,11 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         raise ConfigError(f"setting 'log_format' in {source} must be text or json, got {value!r}")
     if name == "secret_key" and value and len(value.encode()) < 32:
         raise ConfigError(f"setting 'secret_key' in {source} must be at least 32 bytes")
+    if name == "sync_url" and value and not _is_base_url(value, ("ws", "wss")):
+        raise ConfigError(
+            f"setting 'sync_url' in {source} must be a ws(s) URL such as "
+            f"ws://127.0.0.1:8765/control, got {value!r}"
+        )
     if name == "public_web_url" and value and not _is_base_url(value, ("http", "https")):
         raise ConfigError(
             f"setting 'public_web_url' in {source} must be an http(s) URL such as "
@@ -174,6 +181,20 @@ def load_config(
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
 ) -> Config:
+    """Build the configuration; see :func:`load_config_with_sources`.
+
+    Raises:
+        ConfigError: as :func:`load_config_with_sources`.
+    """
+    return load_config_with_sources(toml_path=toml_path, environ=environ, overrides=overrides)[0]
+
+
+def load_config_with_sources(
+    *,
+    toml_path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> tuple[Config, dict[str, str]]:
     """Build the configuration: defaults, then the TOML file, then the environment,
     then *overrides* (the command-line flags that were given).
 
@@ -182,11 +203,17 @@ def load_config(
     *toml_path*, the file named by the ``WATCHPARTY_CONFIG`` environment variable is
     read, if set.
 
+    Returns:
+        The configuration, and for each setting where its value came from:
+        ``"default"``, ``"config file PATH"``, ``"environment variable WATCHPARTY_X"``
+        or ``"--flag"`` (the last source that set it).
+
     Raises:
         ConfigError: for an unreadable file, an unknown key or a bad value, naming
             the key and where it came from.
     """
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {s.name: "default" for s in SETTINGS}
     env = os.environ if environ is None else environ
     if toml_path is None and env.get(ENV_PREFIX + "CONFIG"):
         toml_path = env[ENV_PREFIX + "CONFIG"]
@@ -208,15 +235,18 @@ def load_config(
             data = data["watchparty"]
         for key, value in data.items():
             values[key] = _coerce(key, value, f"config file {toml_path}")
+            sources[key] = f"config file {toml_path}"
     for key, raw in env.items():
         if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
             continue
         name = key[len(ENV_PREFIX) :].lower()
         values[name] = _coerce(name, raw, f"environment variable {key}")
+        sources[name] = f"environment variable {key}"
     for key, value in (overrides or {}).items():
         if value is not None:
             values[key] = _coerce(key, value, f"--{key.replace('_', '-')}")
-    return Config(**values)
+            sources[key] = f"--{key.replace('_', '-')}"
+    return Config(**values), sources
 
 
 def config_fields() -> list[str]:

@@ -23,6 +23,9 @@ RELEASED_SHA256 = {
     "m0003_videos.py": "8154478882ff9f15331439cbd422af68781344ea7fefa963511d0dee20c94839",
     "m0004_groups.py": "aab51450d1a30a17bcf4f0de6a3dfc1ec81ac0dcb0be43209f8fd003f95d72ba",
     "m0005_interactive.py": "9a3d974a4dd4e01e90bf51fcb581c75150dd60db659174244f4cea5f5dd62c99",
+    "m0006_running_servers.py": (
+        "9565e9d3f7f88ae7cc9cb57b75d139d7867932605791c511a8703d6be98e03a0"
+    ),
 }
 
 

@@ -27,6 +27,7 @@ from . import (
     m0003_videos,
     m0004_groups,
     m0005_interactive,
+    m0006_running_servers,
 )
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ RELEASED: tuple[ModuleType, ...] = (
     m0003_videos,
     m0004_groups,
     m0005_interactive,
+    m0006_running_servers,
 )
 
 migrations = Migrations(MIGRATION_SET)
