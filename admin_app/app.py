@@ -19,7 +19,7 @@ from werkzeug.routing import Rule
 
 from data import Database
 
-from . import auth, docs, health, pages, video_comments, videos
+from . import auth, docs, health, notifications, pages, video_comments, videos
 from . import rooms as room_routes
 from .control import RoomControl, WebState
 from .errors import NO_CONTENT_ATTRIBUTE, register_error_handlers
@@ -128,6 +128,7 @@ def create_app(
         videos.bp,
         videos.premium_bp,
         video_comments.bp,
+        notifications.bp,
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(pages.bp, sync_config=config)

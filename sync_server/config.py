@@ -105,6 +105,47 @@ SETTINGS: tuple[Setting, ...] = (
         "Lifetime of a signed ?token= link to a private video's stream or download.",
         1.0,
     ),
+    Setting("smtp_host", "", "", "SMTP server for email notifications; empty: email is off."),
+    Setting("smtp_port", 587, "", "TCP port of the SMTP server.", 1, 65535),
+    Setting("smtp_security", "starttls", "", "SMTP connection security: none, starttls or tls."),
+    Setting("smtp_user", "", "", "SMTP user name; empty: no authentication."),
+    Setting("smtp_password", "", "", "SMTP password (with smtp_user)."),
+    Setting("smtp_from", "", "", "From address of emails; empty: watchparty@<this host's name>."),
+    Setting("smtp_timeout_s", 30.0, "s", "Timeout of one SMTP connection and each command.", 1.0),
+    Setting(
+        "notification_max_attempts",
+        6,
+        "",
+        "Attempts at one email or push delivery before it is marked failed.",
+        1,
+        50,
+    ),
+    Setting(
+        "notification_retry_base_s",
+        30.0,
+        "s",
+        "Wait before the first retry of a failed delivery; doubles each time (at most 1 h).",
+        0.0,
+    ),
+    Setting(
+        "notification_retention_s",
+        7_776_000.0,
+        "s",
+        "Notifications older than this are deleted with their delivery records; 0: kept.",
+        0.0,
+    ),
+    Setting(
+        "push_subject",
+        "",
+        "",
+        "VAPID contact (mailto: or https: URL) sent to push services; empty: from smtp_from.",
+    ),
+    Setting(
+        "push_allow_loopback",
+        False,
+        "",
+        "Accept http:// push endpoints on 127.0.0.1 (tests and local push services only).",
+    ),
     Setting("log_level", "INFO", "", "Log level: DEBUG, INFO, WARNING or ERROR."),
     Setting("log_format", "text", "", "Log format: text or json (one JSON object a line)."),
     Setting("demo", True, "", "Create the guest-friendly demo room 'demo' at start if missing."),
@@ -244,6 +285,18 @@ class Config:
     max_upload_bytes: int = 2_147_483_648
     ffprobe_path: str = "ffprobe"
     media_token_ttl_s: float = 21_600.0
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = ""
+    smtp_timeout_s: float = 30.0
+    notification_max_attempts: int = 6
+    notification_retry_base_s: float = 30.0
+    notification_retention_s: float = 7_776_000.0
+    push_subject: str = ""
+    push_allow_loopback: bool = False
     log_level: str = "INFO"
     log_format: str = "text"
     demo: bool = True
@@ -313,12 +366,32 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         raise ConfigError(f"setting 'log_format' in {source} must be text or json, got {value!r}")
     if name == "secret_key" and value and len(value.encode()) < 32:
         raise ConfigError(f"setting 'secret_key' in {source} must be at least 32 bytes")
+    if name == "smtp_security" and value not in ("none", "starttls", "tls"):
+        raise ConfigError(
+            f"setting 'smtp_security' in {source} must be none, starttls or tls, got {value!r}"
+        )
+    if name == "smtp_from" and value and not _is_email_address(value):
+        raise ConfigError(
+            f"setting 'smtp_from' in {source} must be an address such as "
+            f"watchparty@example.org, got {value!r}"
+        )
+    if name == "push_subject" and value and not value.startswith(("mailto:", "https://")):
+        raise ConfigError(
+            f"setting 'push_subject' in {source} must be a mailto: or https:// URL "
+            f"(RFC 8292 section 2.1), got {value!r}"
+        )
     if name == "public_web_url" and value and not _is_base_url(value, ("http", "https")):
         raise ConfigError(
             f"setting 'public_web_url' in {source} must be an http(s) URL such as "
             f"https://watch.example.org, got {value!r}"
         )
     return value
+
+
+def _is_email_address(value: str) -> bool:
+    """Whether *value* is a bare address ``local@domain`` (no display name, no spaces)."""
+    local, at, domain = value.partition("@")
+    return bool(at and local and "." in domain.strip(".") and not any(c.isspace() for c in value))
 
 
 def _is_base_url(value: str, schemes: tuple[str, ...]) -> bool:
