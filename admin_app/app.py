@@ -2,7 +2,8 @@
 
 One blueprint per domain: ``auth`` (accounts and tokens), ``rooms``, ``health``,
 ``docs`` (the API reference page), ``videos`` (the video library, with ``premium``
-for accounts' premium flag), ``video_comments`` and ``pages`` (the browser pages). The OpenAPI
+for accounts' premium flag), ``video_comments``, ``notifications`` (in-app, email and
+Web Push, with its delivery worker) and ``pages`` (the browser pages). The OpenAPI
 document of every ``/api/`` route is at ``/api/openapi.json`` (quart-schema).
 """
 
