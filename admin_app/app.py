@@ -5,7 +5,8 @@ OpenAPI); then every domain of :data:`DOMAINS` registers its blueprints: ``auth`
 (accounts and tokens), ``rooms``, ``health``, ``docs`` (the API reference page),
 ``videos`` (the video library, its comments, and accounts' premium flag), ``groups``
 (social groups, ``/api/social/``), ``interactive`` (polls, reactions, queue and
-moderation in a room) and ``pages`` (the browser pages). The OpenAPI document of every
+moderation in a room), ``notifications`` (in-app, email and Web Push, with
+its delivery worker) and ``pages`` (the browser pages). The OpenAPI document of every
 ``/api/`` route is at ``/api/openapi.json`` (quart-schema).
 """
 
@@ -23,7 +24,7 @@ from quart_trio import QuartTrio
 from data import Database
 from protocol.control import RoomControl
 
-from . import auth, docs, groups, health, interactive, pages, rooms, videos
+from . import auth, docs, groups, health, interactive, notifications, pages, rooms, videos
 from .core.asgi import KeepAliveHTTPConnection
 from .core.caller import register_auth_check
 from .core.errors import register_error_handlers
@@ -36,7 +37,17 @@ from .core.state import WebState
 
 #: Every domain of the web app, in registration order; each package's ``blueprints``
 #: are registered. A new domain is one package and one entry here.
-DOMAINS: tuple[ModuleType, ...] = (auth, rooms, health, docs, videos, groups, interactive, pages)
+DOMAINS: tuple[ModuleType, ...] = (
+    auth,
+    rooms,
+    health,
+    docs,
+    videos,
+    groups,
+    interactive,
+    notifications,
+    pages,
+)
 
 #: The sections (tags) of the API reference, in the order a newcomer needs them:
 #: Swagger UI shows them in the order of the document's ``tags`` list.
@@ -45,6 +56,9 @@ TAG_ORDER: tuple[tuple[str, str], ...] = (
     ("rooms", "Create and join rooms, control their playback, read their chat."),
     ("videos", "The video library: upload, list, stream, download, like."),
     ("comments", "Comments on videos, with replies and likes."),
+    ("interactive", "In a room: polls, reactions on the timeline, the shared queue, moderation."),
+    ("groups", "Social groups: members and roles, invitations, join requests, posts."),
+    ("notifications", "In-app notifications, preferences, Web Push subscriptions."),
     ("health", "Whether the server and its sync server answer."),
     ("admin", "Administration (admins only)."),
 )

@@ -67,6 +67,18 @@ class Config:
     max_upload_bytes: int = 2_147_483_648
     ffprobe_path: str = "ffprobe"
     media_token_ttl_s: float = 21_600.0
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = ""
+    smtp_timeout_s: float = 30.0
+    notification_max_attempts: int = 6
+    notification_retry_base_s: float = 30.0
+    notification_retention_s: float = 7_776_000.0
+    push_subject: str = ""
+    push_allow_loopback: bool = False
     log_level: str = "INFO"
     log_format: str = "text"
     demo: bool = True
@@ -143,12 +155,32 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             f"setting 'sync_url' in {source} must be a ws(s) URL such as "
             f"ws://127.0.0.1:8765/control, got {value!r}"
         )
+    if name == "smtp_security" and value not in ("none", "starttls", "tls"):
+        raise ConfigError(
+            f"setting 'smtp_security' in {source} must be none, starttls or tls, got {value!r}"
+        )
+    if name == "smtp_from" and value and not _is_email_address(value):
+        raise ConfigError(
+            f"setting 'smtp_from' in {source} must be an address such as "
+            f"watchparty@example.org, got {value!r}"
+        )
+    if name == "push_subject" and value and not value.startswith(("mailto:", "https://")):
+        raise ConfigError(
+            f"setting 'push_subject' in {source} must be a mailto: or https:// URL "
+            f"(RFC 8292 section 2.1), got {value!r}"
+        )
     if name == "public_web_url" and value and not _is_base_url(value, ("http", "https")):
         raise ConfigError(
             f"setting 'public_web_url' in {source} must be an http(s) URL such as "
             f"https://watch.example.org, got {value!r}"
         )
     return value
+
+
+def _is_email_address(value: str) -> bool:
+    """Whether *value* is a bare address ``local@domain`` (no display name, no spaces)."""
+    local, at, domain = value.partition("@")
+    return bool(at and local and "." in domain.strip(".") and not any(c.isspace() for c in value))
 
 
 def _is_base_url(value: str, schemes: tuple[str, ...]) -> bool:

@@ -26,6 +26,7 @@ RELEASED_SHA256 = {
     "m0006_running_servers.py": (
         "9565e9d3f7f88ae7cc9cb57b75d139d7867932605791c511a8703d6be98e03a0"
     ),
+    "m0007_notifications.py": "723097821efa44ff1b7fb3c587b923756a720b293cca47c8bff7c7ab070d8568",
 }
 
 

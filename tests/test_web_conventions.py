@@ -440,6 +440,22 @@ async def test_openapi_document(web: WebHandle) -> None:
         ("POST", "/api/interactive/parties/{party_id}/queue/skip/"),
         ("POST", "/api/interactive/parties/{party_id}/queue/vote-skip/"),
         ("GET", "/api/interactive/parties/{party_id}/audit/"),
+        # notifications (tests/test_notifications*.py)
+        ("GET", "/api/notifications/"),
+        ("GET", "/api/notifications/unread-count/"),
+        ("GET", "/api/notifications/{notification_id}/"),
+        ("DELETE", "/api/notifications/{notification_id}/"),
+        ("POST", "/api/notifications/{notification_id}/read/"),
+        ("POST", "/api/notifications/read-all/"),
+        ("GET", "/api/notifications/preferences/"),
+        ("PUT", "/api/notifications/preferences/"),
+        ("GET", "/api/notifications/push/vapid-public-key/"),
+        ("GET", "/api/notifications/push/subscriptions/"),
+        ("POST", "/api/notifications/push/subscriptions/"),
+        ("DELETE", "/api/notifications/push/subscriptions/{subscription_id}/"),
+        ("POST", "/api/notifications/push/unsubscribe/"),
+        ("POST", "/api/notifications/bulk/"),
+        ("GET", "/api/notifications/stats/"),
     }
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     assert not re.search(r"https?://\w", response.text), "the document names an external URL"

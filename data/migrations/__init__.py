@@ -28,6 +28,7 @@ from . import (
     m0004_groups,
     m0005_interactive,
     m0006_running_servers,
+    m0007_notifications,
 )
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ RELEASED: tuple[ModuleType, ...] = (
     m0004_groups,
     m0005_interactive,
     m0006_running_servers,
+    m0007_notifications,
 )
 
 migrations = Migrations(MIGRATION_SET)
