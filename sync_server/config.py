@@ -65,6 +65,8 @@ class Config:
     max_upload_bytes: int = 2_147_483_648
     ffprobe_path: str = "ffprobe"
     media_token_ttl_s: float = 21_600.0
+    support_max_attachment_bytes: int = 524_288
+    support_max_attachments: int = 20
     log_level: str = "INFO"
     log_format: str = "text"
     demo: bool = True
