@@ -31,7 +31,8 @@ async def test_ticket_lifecycle_for_requester_and_staff(db_path: Path) -> None:
         assert ticket["category"] == "playback"
         assert ticket["requester"]["display_name"] == "Ann"
         assert ticket["contact_email"] == ann["user"]["email"]
-        assert ticket["messages"] == [] and ticket["attachments"] == []
+        assert ticket["messages"] == []
+        assert ticket["attachments"] == []
         assert ticket["first_response_at"] is None
         assert ticket["allowed_statuses"] == ["resolved", "closed"]
         tid = ticket["id"]
@@ -263,7 +264,8 @@ async def test_staff_only_changes_and_assignment(db_path: Path) -> None:
         page = await web.client.get(
             "/api/support/tickets/", params={"page_size": 1}, headers=auth(staff)
         )
-        assert page.json()["count"] == 2 and page.json()["next"] is not None
+        assert page.json()["count"] == 2
+        assert page.json()["next"] is not None
 
 
 async def test_hostile_text_is_stored_as_text(db_path: Path) -> None:
@@ -373,7 +375,8 @@ async def test_attachments(db_path: Path) -> None:
         assert hidden.status_code == 201, hidden.text
         assert_error(await web.client.get(hidden.json()["url"], headers=auth(ann)), 404)
         detail = (await web.client.get(f"/api/support/tickets/{tid}/", headers=auth(ann))).json()
-        assert len(detail["attachments"]) == 2 and not _leaks(detail)
+        assert len(detail["attachments"]) == 2
+        assert not _leaks(detail)
         staff_detail = (
             await web.client.get(f"/api/support/tickets/{tid}/", headers=auth(staff))
         ).json()
