@@ -23,7 +23,7 @@ from quart_schema import (
 
 from admin_app.core.caller import require_caller
 from admin_app.core.errors import ApiError, documents_errors
-from admin_app.core.openapi import BEARER
+from admin_app.core.openapi import BEARER, FILE_RESPONSES_ATTRIBUTE
 from admin_app.core.pagination import Page, page_of
 from admin_app.core.state import state
 from data import support as store
@@ -240,6 +240,24 @@ async def upload_attachment(ticket_id: int) -> tuple[dict[str, Any], int]:
     return service.attachment_json(attachment), 201
 
 
+#: OpenAPI responses of an attachment download (quart-schema documents JSON only).
+_DOWNLOAD_RESPONSES = {
+    200: {
+        "description": "The file, as a download.",
+        "headers": {
+            "Content-Disposition": {
+                "description": "`attachment` with the file name (RFC 6266).",
+                "schema": {"type": "string"},
+            }
+        },
+        "content": {
+            mime: {"schema": {"type": "string", "format": "binary"}}
+            for mime in ("image/png", "image/jpeg", "image/gif", "image/webp", "text/plain")
+        },
+    }
+}
+
+
 @bp.get("/tickets/<int:ticket_id>/attachments/<int:attachment_id>/")
 @security_scheme(BEARER)
 @documents_errors(401, 404)
@@ -267,3 +285,6 @@ async def download_attachment(ticket_id: int, attachment_id: int) -> Response:
     )
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
+
+
+setattr(download_attachment, FILE_RESPONSES_ATTRIBUTE, _DOWNLOAD_RESPONSES)

@@ -160,7 +160,7 @@ async def load_ticket(st: WebState, ticket_id: int, caller: Caller) -> dict[str,
 
 def readable_in(conn: Any, ticket_id: int, caller: Caller) -> dict[str, Any]:
     """As :func:`load_ticket`, inside a transaction (synchronous)."""
-    ticket = store.find_ticket(conn, ticket_id)
+    ticket = store.find_ticket(conn, ticket_id) if ticket_id <= MAX_ID else None
     if ticket is None or not (caller.is_staff or ticket["requester_id"] == caller.user_id):
         raise ticket_not_found(ticket_id)
     return ticket
