@@ -1,4 +1,5 @@
-"""The browser pages of the watch party: the landing page and the watch page.
+"""The browser pages of the watch party: the landing page, the watch page and the
+help page.
 
 Plain Jinja templates (``templates/pages/``, autoescaped) and plain JavaScript modules
 (``static/watch/``), no build step. The pages talk to the REST API of the web app
@@ -85,6 +86,14 @@ async def watch(code: str) -> str:
     if not _ROOM_CODE.fullmatch(code):
         abort(404)
     return await render_template("pages/watch.html", room_code=code, sync_url=sync_socket_url())
+
+
+@bp.get("/help/")
+async def help_page() -> str:
+    """The help page: FAQ with search, opening a ticket (signed in, or as a guest with
+    an email), my tickets with their threads, and the feedback board (the support
+    desk's REST API, ``admin_app.support``)."""
+    return await render_template("support/help.html")
 
 
 __all__ = ["CONTENT_SECURITY_POLICY", "sync_socket_url"]
