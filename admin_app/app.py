@@ -90,7 +90,10 @@ def create_app(
         info=Info(
             title="watchparty",
             version=version(),
-            description="Accounts, rooms and playback control of a watchparty server.",
+            description=(
+                "Accounts, rooms and playback control, videos and the support desk of a "
+                "watchparty server."
+            ),
         ),
         security_schemes={
             "bearerAuth": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}
