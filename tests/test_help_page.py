@@ -152,3 +152,63 @@ def _help_page(browser: Browser, base: str, staff_token: str, voter: dict[str, A
     first.get_by_role("button", name="Yes").click()
     expect(first.locator(".helpful")).to_contain_text("1 found this helpful")
     assert errors == []
+
+
+async def test_staff_desk_page(db_path: Path) -> None:
+    async with run_web(db_path) as web:
+        staff = await staff_session(web)
+        ann = await web.register("Ann")
+        ticket = await web.client.post(
+            "/api/support/tickets/",
+            json={"subject": "Lag <i>everywhere</i>", "description": "Every room lags"},
+            headers=auth(ann),
+        )
+        assert ticket.status_code == 201
+        await run_in_browser(_staff_desk, web.url, staff, ann)
+        detail = await web.client.get(
+            f"/api/support/tickets/{ticket.json()['id']}/", headers=auth(ann)
+        )
+        # The requester sees the reply and the new status, never the note.
+        assert [m["body"] for m in detail.json()["messages"]] == ["Try another browser"]
+        assert detail.json()["status"] == "waiting_on_user"
+        assert detail.json()["assignee"]["display_name"] == "Sam Staff"
+
+
+def _staff_desk(browser: Browser, base: str, staff: dict[str, Any], ann: dict[str, Any]) -> None:
+    from playwright.sync_api import expect
+
+    def signed_in(session: dict[str, Any]) -> Any:
+        page = browser.new_user()
+        page.goto(f"{base}/")
+        page.evaluate(
+            "([access, refresh]) => { localStorage.setItem('watchparty.token', access);"
+            " localStorage.setItem('watchparty.refresh', refresh); }",
+            [session["access"], session["refresh"]],
+        )
+        page.goto(f"{base}/help/desk/")
+        expect(page.locator("body[data-ready=true]")).to_be_attached()
+        return page
+
+    desk = signed_in(staff)
+    expect(desk.locator("#queue li")).to_have_count(1)
+    desk.locator("#queue button").click()
+    expect(desk.locator("#desk-ticket-subject")).to_contain_text("Lag <i>everywhere</i>")
+    desk.locator("#desk-reply-body").fill("Internal: probably the CDN")
+    desk.get_by_role("button", name="Add internal note").click()
+    expect(desk.locator("#desk-thread li.internal")).to_have_count(1)
+    desk.locator("#desk-reply-body").fill("Try another browser")
+    desk.get_by_role("button", name="Reply").click()
+    expect(desk.locator("#desk-thread li")).to_have_count(2)
+    desk.get_by_role("button", name="Assign to me").click()
+    expect(desk.locator("#desk-ticket-meta")).to_contain_text("assigned to Sam Staff")
+    desk.locator("#desk-status").select_option("waiting_on_user")
+    expect(desk.locator("#desk-ticket-meta")).to_contain_text("waiting_on_user")
+    desk.locator("#filter-assignee").select_option("none")
+    desk.get_by_role("button", name="Filter").click()
+    expect(desk.locator("#queue li")).to_have_count(0)
+
+    # A requester on the desk page gets the API's refusal, not other people's tickets.
+    other = signed_in(ann)
+    other.locator("#filter-assignee").select_option("me")
+    other.get_by_role("button", name="Filter").click()
+    expect(other.locator("#desk-error")).to_contain_text("only staff")

@@ -96,4 +96,12 @@ async def help_page() -> str:
     return await render_template("support/help.html")
 
 
+@bp.get("/help/desk/")
+async def support_desk() -> str:
+    """A minimal staff desk: the ticket queue with filters, and a ticket with reply,
+    internal note, assignment and status. The page itself is public (it holds no
+    data); every request it makes needs a staff token, checked by the API."""
+    return await render_template("support/desk.html")
+
+
 __all__ = ["CONTENT_SECURITY_POLICY", "sync_socket_url"]
