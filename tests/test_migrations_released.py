@@ -22,7 +22,8 @@ RELEASED_SHA256 = {
     ),
     "m0003_videos.py": "8154478882ff9f15331439cbd422af68781344ea7fefa963511d0dee20c94839",
     "m0004_groups.py": "aab51450d1a30a17bcf4f0de6a3dfc1ec81ac0dcb0be43209f8fd003f95d72ba",
-    "m0005_support.py": "b7631b361923d83373f46a0608cc2e6423c181cb9a7bc9ef3550f1b135e80805",
+    "m0005_interactive.py": "9a3d974a4dd4e01e90bf51fcb581c75150dd60db659174244f4cea5f5dd62c99",
+    "m0006_support.py": "ab1c68b015426c98913635bcf7f8de070e56213de102f8b6f3caa20b0c6126ee",
 }
 
 
