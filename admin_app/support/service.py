@@ -24,9 +24,11 @@ internal notes. A staff member's first public reply sets ``first_response_at``;
 ``resolved_at`` is set when the ticket is resolved (cleared on reopening) and
 ``closed_at`` when it is closed.
 
-Notifications (the one notification service): the requester is told of each staff
-reply (not of internal notes); staff are told of new tickets and of reopened ones
-(the assignee only, when there is one).
+Notifications: the requester is to be told of each staff reply (not of internal
+notes); staff of new tickets and of reopened ones (the assignee only, when there is
+one). :func:`notify_requester` and :func:`notify_staff` are the one place this
+happens; they log the event until the notification service (kinds ``support_reply``
+and ``support_ticket``) is part of the app.
 """
 
 from __future__ import annotations
