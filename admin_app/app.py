@@ -6,8 +6,9 @@ OpenAPI); then every domain of :data:`DOMAINS` registers its blueprints: ``auth`
 ``videos`` (the video library, its comments, and accounts' premium flag), ``groups``
 (social groups, ``/api/social/``), ``interactive`` (polls, reactions, queue and
 moderation in a room), ``notifications`` (in-app, email and Web Push, with
-its delivery worker) and ``pages`` (the browser pages). The OpenAPI document of every
-``/api/`` route is at ``/api/openapi.json`` (quart-schema).
+its delivery worker), ``support`` (tickets, FAQ and feedback) and ``pages`` (the
+browser pages). The OpenAPI document of every ``/api/`` route is at
+``/api/openapi.json`` (quart-schema).
 """
 
 from __future__ import annotations
@@ -24,7 +25,18 @@ from quart_trio import QuartTrio
 from data import Database
 from protocol.control import RoomControl
 
-from . import auth, docs, groups, health, interactive, notifications, pages, rooms, videos
+from . import (
+    auth,
+    docs,
+    groups,
+    health,
+    interactive,
+    notifications,
+    pages,
+    rooms,
+    support,
+    videos,
+)
 from .core.asgi import KeepAliveHTTPConnection
 from .core.caller import register_auth_check
 from .core.errors import register_error_handlers
@@ -46,6 +58,7 @@ DOMAINS: tuple[ModuleType, ...] = (
     groups,
     interactive,
     notifications,
+    support,
     pages,
 )
 
@@ -59,6 +72,7 @@ TAG_ORDER: tuple[tuple[str, str], ...] = (
     ("interactive", "In a room: polls, reactions on the timeline, the shared queue, moderation."),
     ("groups", "Social groups: members and roles, invitations, join requests, posts."),
     ("notifications", "In-app notifications, preferences, Web Push subscriptions."),
+    ("support", "Help: support tickets with their threads, the FAQ, feedback with votes."),
     ("health", "Whether the server and its sync server answer."),
     ("admin", "Administration (admins only)."),
 )
@@ -115,7 +129,10 @@ def create_app(
         info=Info(
             title="watchparty",
             version=version(),
-            description="Accounts, rooms and playback control of a watchparty server.",
+            description=(
+                "Accounts, rooms and playback control, videos and the support desk of a "
+                "watchparty server."
+            ),
         ),
         security_schemes={
             "bearerAuth": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}

@@ -72,6 +72,8 @@ WEB_ONLY = frozenset(
         "notification_retention_s",
         "push_subject",
         "push_allow_loopback",
+        "support_max_attachment_bytes",
+        "support_max_attachments",
     }
 )
 #: Settings both servers read; every other one is the sync server's alone.
@@ -193,6 +195,20 @@ SETTINGS: tuple[Setting, ...] = (
         False,
         "",
         "Accept http:// push endpoints on 127.0.0.1 (tests and local push services only).",
+    ),
+    Setting(
+        "support_max_attachment_bytes",
+        524_288,
+        "bytes",
+        "Largest support ticket attachment (over it: 413); also bounded by max_request_bytes.",
+        1,
+    ),
+    Setting(
+        "support_max_attachments",
+        20,
+        "",
+        "Most attachments one support ticket may hold (over it: 409).",
+        0,
     ),
     Setting("log_level", "INFO", "", "Log level: DEBUG, INFO, WARNING or ERROR."),
     Setting("log_format", "text", "", "Log format: text or json (one JSON object a line)."),

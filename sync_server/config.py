@@ -79,6 +79,8 @@ class Config:
     notification_retention_s: float = 7_776_000.0
     push_subject: str = ""
     push_allow_loopback: bool = False
+    support_max_attachment_bytes: int = 524_288
+    support_max_attachments: int = 20
     log_level: str = "INFO"
     log_format: str = "text"
     demo: bool = True

@@ -1,5 +1,6 @@
-"""The browser pages of the watch party: the landing page, the watch page, and the
-social group pages (``/groups/``, ``/groups/<id>``).
+"""The browser pages of the watch party: the landing page, the watch page, the
+social group pages (``/groups/``, ``/groups/<id>``) and the help pages (``/help/``,
+``/help/desk/``).
 
 Plain Jinja templates (``templates/pages/``, autoescaped) and plain JavaScript modules
 (``static/watch/``), no build step. The pages talk to the REST API of the web app
@@ -108,6 +109,22 @@ async def group(group_id: int) -> str:
     to say (a private group is a 404 to strangers there); the page shows it.
     """
     return await render_template("groups/detail.html", group_id=group_id)
+
+
+@bp.get("/help/")
+async def help_page() -> str:
+    """The help page: FAQ with search, opening a ticket (signed in, or as a guest with
+    an email), my tickets with their threads, and the feedback board (the support
+    desk's REST API, ``admin_app.support``)."""
+    return await render_template("support/help.html")
+
+
+@bp.get("/help/desk/")
+async def support_desk() -> str:
+    """A minimal staff desk: the ticket queue with filters, and a ticket with reply,
+    internal note, assignment and status. The page itself is public (it holds no
+    data); every request it makes needs a staff token, checked by the API."""
+    return await render_template("support/desk.html")
 
 
 __all__ = ["CONTENT_SECURITY_POLICY", "sync_socket_url"]

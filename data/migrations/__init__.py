@@ -29,6 +29,7 @@ from . import (
     m0005_interactive,
     m0006_running_servers,
     m0007_notifications,
+    m0008_support,
 )
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ RELEASED: tuple[ModuleType, ...] = (
     m0005_interactive,
     m0006_running_servers,
     m0007_notifications,
+    m0008_support,
 )
 
 migrations = Migrations(MIGRATION_SET)
