@@ -449,3 +449,41 @@ async def test_replies_and_new_tickets_notify_through_the_notification_service(
         assert [n["kind"] for n in mine["results"]] == ["support_reply"]
         assert "We are on it" in mine["results"][0]["body"]
         assert not _leaks(mine)
+
+
+async def test_a_staff_reply_is_emailed_through_a_real_smtp_server(tmp_path: Path) -> None:
+    """With SMTP set up, the requester's reply notification leaves as an email (aiosmtpd
+    on 127.0.0.1), with the ticket in its subject and the reply in its text; an
+    internal note sends nothing."""
+    from .notification_helpers import open_smtp_server, wait_until
+
+    async with (
+        open_smtp_server() as (inbox, port),
+        run_web(
+            tmp_path / "s.db",
+            smtp_host="127.0.0.1",
+            smtp_port=port,
+            smtp_security="none",
+            smtp_from="help@example.org",
+            notification_retry_base_s=0.0,
+        ) as web,
+    ):
+        ann = await web.register("Ann", email="ann@example.org")
+        staff = await staff_session(web)
+        ticket = await open_ticket(web, ann, subject="No sound in room")
+        assert (
+            await reply(web, staff, ticket["id"], SECRET_NOTE, internal=True)
+        ).status_code == 201
+        assert (await reply(web, staff, ticket["id"], "Unmute the tab")).status_code == 201
+
+        async def to_ann() -> list[Any] | None:
+            sent = [
+                m for m in inbox.messages if m["To"].addresses[0].addr_spec == "ann@example.org"
+            ]
+            return sent or None
+
+        (message,) = await wait_until(to_ann)
+        assert message["Subject"] == f"[#{ticket['id']}] Reply: No sound in room"
+        text = message.get_body(("plain",)).get_content()
+        assert "Unmute the tab" in text
+        assert "INTERNAL" not in text
