@@ -340,6 +340,11 @@ async def test_invitation_flow(db_path: Path) -> None:
         invitation = created.json()
         assert invitation["status"] == "pending"
         assert invitation["message"] == "Come <i>along</i>"
+        # The invitee is told through the notification service, with a link to the group.
+        told = (await web.client.get("/api/notifications/", headers=auth(bob))).json()
+        assert [n["kind"] for n in told["results"]] == ["group_invitation"]
+        assert told["results"][0]["url"].endswith(f"/groups/{gid}")
+        assert "Ann" in told["results"][0]["body"]
         assert_error(
             await web.client.post(
                 f"{G}/{gid}/invitations/", json={"user_id": bob["user"]["id"]}, headers=auth(ann)

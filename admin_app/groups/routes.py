@@ -439,7 +439,7 @@ async def invite(group_id: int, data: InvitationIn) -> tuple[dict[str, Any], int
     `already_member`, `already_invited`, `banned`."""
     st = state()
     caller = await require_account(st)
-    _, role = await load_group(st, group_id, caller.user_id)
+    group, role = await load_group(st, group_id, caller.user_id)
     require(role, Action.INVITE)
     now_ms = st.now_ms()
     try:
@@ -466,7 +466,24 @@ async def invite(group_id: int, data: InvitationIn) -> tuple[dict[str, Any], int
             raise ApiError(409, "user_banned", exc.message) from None
         raise
     logger.info("account %s invited %s into group %d", caller.user_id, data.user_id, group_id)
+    await _notify(
+        [data.user_id],
+        "group_invitation",
+        {"group_name": group["name"], "inviter_name": caller.user["display_name"]},
+        f"/groups/{group_id}",
+    )
     return invitation_json(invitation), 201
+
+
+async def _notify(user_ids: list[str], kind: str, context: dict[str, Any], url: str) -> None:
+    """Hand a notification to the one notification service; a failure is logged, never
+    raised (what it announces is stored either way)."""
+    from admin_app.notifications.service import current
+
+    try:
+        await current().notify(user_ids=user_ids, kind=kind, context=context, url=url)
+    except Exception:
+        logger.exception("groups: %s notification failed", kind)
 
 
 @bp.post("/groups/<int:group_id>/invitations/<int:invitation_id>/respond/")
