@@ -120,7 +120,7 @@ class PlayRun:
 
 @asynccontextmanager
 async def run_play(
-    options: PlayOptions, messages: list[str] | None = None
+    options: PlayOptions, messages: list[str] | None = None, **kwargs: Any
 ) -> AsyncIterator[PlayRun]:
     """Run :func:`play` in the background until it has joined; yield its
     :class:`PlayRun`; stop it on exit."""
@@ -129,7 +129,7 @@ async def run_play(
 
     async def runner(task_status: trio.TaskStatus[Any]) -> None:
         try:
-            run.status = await play(options, notify=run.tell, task_status=task_status)
+            run.status = await play(options, notify=run.tell, task_status=task_status, **kwargs)
         finally:
             run.done.set()
 

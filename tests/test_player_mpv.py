@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.server
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 import trio
 
+from sync_server.control import LocalRoomControl
 from sync_server.player.bridge import MpvBridge, may_control, media_source
 from sync_server.player.cli import (
     EXIT_OK,
@@ -47,6 +49,7 @@ from .player_helpers import (
     room_error_s,
     run_play,
 )
+from .web_helpers import run_web
 
 pytestmark = pytest.mark.slow
 CLIP_S = 60.0
@@ -410,3 +413,41 @@ async def test_bad_input_exit_statuses(tmp_path: Path, clip: Path) -> None:
     opts = PlayOptions(room_url=f"ws://127.0.0.1:{port}/ws?room=demo", mpv_args=HEADLESS)
     assert await status(opts) == EXIT_UNREACHABLE
     assert "cannot reach the sync server" in messages[-1]
+
+
+async def test_a_password_room_through_the_web_app(tmp_path: Path, clip: Path) -> None:
+    db_path = tmp_path / "wp.db"
+    async with run_server(db_path) as srv:
+        control = LocalRoomControl(srv.server)
+        async with run_web(
+            db_path, rooms=control, db=srv.db, clock=time.time, public_sync_url=srv.url
+        ) as web:
+            owner = await web.register("Owner")
+            room = await web.create_room(
+                owner, media=media(), entry_mode="password", password="sesame"
+            )
+            url = f"{web.url}/watch/{room['code']}"
+            asked: list[str] = []
+
+            def wrong(prompt: str) -> str | None:
+                asked.append(prompt)
+                return "guess"
+
+            messages: list[str] = []
+            opts = PlayOptions(room_url=url, file=str(clip), name="Desk", mpv_args=HEADLESS)
+            status = await play(opts, notify=messages.append, ask_password=wrong)
+            assert status == EXIT_REFUSED
+            assert "is wrong" in messages[-1]
+            assert len(asked) == 3
+            assert asked[0].startswith("Password for room")
+
+            def nothing(prompt: str) -> None:
+                return None
+
+            assert await play(opts, notify=messages.append, ask_password=nothing) == EXIT_REFUSED
+            assert "needs a password" in messages[-1]
+
+            async with run_play(opts, ask_password=lambda prompt: "sesame") as run:
+                me = run.bridge.client.participants[run.bridge.client.participant_id]
+                assert me["name"] == "Desk"
+                assert me["guest"] is True  # a guest account signed in for the entry

@@ -282,6 +282,12 @@ class MpvBridge:
                 old mpv); load failures are not raised but shown.
         """
         await self.start_observing()
+        # What was done in mpv while no connection was there is undone below, not sent.
+        while True:
+            try:
+                self._actions_recv.receive_nowait()
+            except trio.WouldBlock:
+                break
         self.client = client
         self._buffering_sent = None
         try:

@@ -212,6 +212,7 @@ async def play(
     options: PlayOptions,
     *,
     notify: Callable[[str], None] = _say,
+    ask_password: Callable[[str], str | None] | None = None,
     task_status: trio.TaskStatus[MpvBridge] = trio.TASK_STATUS_IGNORED,
 ) -> int:
     """Run one ``watchparty play`` session; return its exit status (module constants).
@@ -219,6 +220,8 @@ async def play(
     Args:
         options: The options.
         notify: Where messages for the user go (default: standard error).
+        ask_password: Asks for a room's password with a prompt, returning it or
+            ``None`` (default: the terminal, or stdin with ``password_stdin``).
         task_status: Started (``nursery.start``) with the bridge once the room is joined
             and mpv follows it (for tests and benchmarks).
 
@@ -250,7 +253,7 @@ async def play(
                 target,
                 display_name=name,
                 token=options.token,
-                ask_password=_password_asker(options.password_stdin),
+                ask_password=ask_password or _password_asker(options.password_stdin),
                 notify=notify,
             )
             sync_url, token = entry.sync_url, entry.token

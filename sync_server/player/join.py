@@ -31,6 +31,8 @@ _ROOM_CODE = re.compile(ROOM_CODE_PATTERN)
 #: Between two asks while an approval room's host decides, seconds.
 APPROVAL_POLL_S = 5.0
 HTTP_TIMEOUT_S = 15.0
+#: Times the password is asked for before giving up.
+MAX_PASSWORD_ATTEMPTS = 3
 
 
 class RoomUrlError(PlayerError):
@@ -207,6 +209,7 @@ async def _join(
     headers = {"Authorization": f"Bearer {token}"}
     password: str | None = None
     told_waiting = False
+    attempts = 0
     while True:
         body: dict[str, Any] = {"room_code": code}
         if password is not None:
@@ -228,7 +231,8 @@ async def _join(
                 if error == "password_required"
                 else f"Wrong password. Password for room {code}: "
             )
-            password = ask_password(prompt)
+            attempts += 1
+            password = ask_password(prompt) if attempts <= MAX_PASSWORD_ATTEMPTS else None
             if password is None:
                 raise RoomRefusedError(
                     f"room {code} needs a password: run in a terminal to be asked, "
