@@ -8,6 +8,7 @@ Subcommands:
     settings         List every setting: its effective value and where it came from.
     rooms            List the rooms stored in the database.
     cleanup-rooms    Delete rooms idle for some hours (refused while a server runs).
+    play             Play a room in mpv, kept in the room's sync (sync_server/player/).
 
 Every setting can come from a flag, a ``WATCHPARTY_*`` environment variable or a
 TOML file (``--config``); see ``watchparty settings``. Every failure is one line on
@@ -218,6 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cleanup.add_argument("--db", default=None, help="SQLite database file (default: watchparty.db)")
     cleanup.add_argument("--config", metavar="FILE", help="TOML settings file")
+
+    from sync_server.player.cli import add_play_parser
+
+    add_play_parser(sub)
     return parser
 
 
@@ -524,6 +529,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``watchparty`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "play":
+        from sync_server.player.cli import run_play
+
+        return run_play(args)
     try:
         return _run(args)
     except BrokenPipeError:
