@@ -21,14 +21,19 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from ..errors import StoreError
-from . import m0001_initial, m0002_accounts_and_access, m0003_videos
+from . import m0001_initial, m0002_accounts_and_access, m0003_videos, m0004_events
 
 logger = logging.getLogger(__name__)
 
 MIGRATION_SET = "watchparty"
 
 #: Every migration module, in the order they apply. Append new ones; never reorder.
-RELEASED: tuple[ModuleType, ...] = (m0001_initial, m0002_accounts_and_access, m0003_videos)
+RELEASED: tuple[ModuleType, ...] = (
+    m0001_initial,
+    m0002_accounts_and_access,
+    m0003_videos,
+    m0004_events,
+)
 
 migrations = Migrations(MIGRATION_SET)
 for _module in RELEASED:

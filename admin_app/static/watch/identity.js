@@ -128,7 +128,7 @@ export class ApiError extends Error {
 }
 
 /** One REST call; resolves with {status, data} for a 2xx answer, else throws ApiError. */
-async function requestJson(method, url, { body = undefined, token = null } = {}) {
+export async function requestJson(method, url, { body = undefined, token = null } = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
