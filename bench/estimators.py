@@ -7,6 +7,8 @@ class named here; nothing in protocol/ or sync_server/ is changed.
 
 from __future__ import annotations
 
+import itertools
+
 from protocol.clock import (
     MAX_SKEW_PPM,
     ClockEstimate,
@@ -41,7 +43,7 @@ def envelope_line(points: list[tuple[float, float]]) -> tuple[float, float]:
     hull = _lower_hull(pts)
     if len(hull) == 1:
         return 0.0, hull[0][1]
-    for (x1, y1), (x2, y2) in zip(hull, hull[1:], strict=False):
+    for (x1, y1), (x2, y2) in itertools.pairwise(hull):
         if x1 <= mean_x <= x2:
             slope = (y2 - y1) / (x2 - x1) if x2 > x1 else 0.0
             return slope, y1 + slope * (mean_x - x1)

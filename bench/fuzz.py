@@ -149,7 +149,7 @@ async def fuzz_connection(port: int, seed: int, budget: int, tally: Tally) -> No
         await raw.send_frame(masked_frame(OP_TEXT if encoding == "json" else OP_BINARY, body))
         closed = trio.Event()
 
-        async def reader() -> None:
+        async def reader(raw: RawClient = raw, closed: trio.Event = closed) -> None:
             from wsproto.events import BytesMessage, CloseConnection, TextMessage
 
             while True:
@@ -212,7 +212,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         str(tmp / "wp.db"),
     ]
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        # Started before the event loop does anything else; never waited on from it.
+        proc = subprocess.Popen(  # noqa: ASYNC220
+            cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     rss: list[tuple[float, int]] = []
     tally = Tally()
     started = time.monotonic()

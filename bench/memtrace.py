@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -30,7 +29,6 @@ from typing import Any
 from bench.common import (
     PROJECT_PYTHON,
     ROOT,
-    Summary,
     command_line,
     env_block,
     environment,
@@ -108,7 +106,9 @@ def serve(args: argparse.Namespace) -> None:
                         g = groups.setdefault(_group(fr.filename), [0, 0])
                         g[0] += st.size
                         g[1] += st.count
-                        lines[f"{_group(fr.filename)}:{Path(fr.filename).name}:{fr.lineno}"] = st.size
+                        lines[f"{_group(fr.filename)}:{Path(fr.filename).name}:{fr.lineno}"] = (
+                            st.size
+                        )
                     (out_dir / f"snap{k}.json").write_text(
                         json.dumps({"groups": groups, "lines": lines})
                     )
@@ -122,8 +122,19 @@ def serve(args: argparse.Namespace) -> None:
 def run(n: int, idle_s: float, tmp: Path) -> dict[str, Any]:
     server = subprocess.Popen(
         [
-            "taskset", "-c", "0", str(PROJECT_PYTHON), "-X", "tracemalloc=1", "-m",
-            "bench.memtrace", "--serve", "--db", str(tmp / f"mt-{n}.db"), "--out-dir", str(tmp),
+            "taskset",
+            "-c",
+            "0",
+            str(PROJECT_PYTHON),
+            "-X",
+            "tracemalloc=1",
+            "-m",
+            "bench.memtrace",
+            "--serve",
+            "--db",
+            str(tmp / f"mt-{n}.db"),
+            "--out-dir",
+            str(tmp),
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -146,9 +157,22 @@ def run(n: int, idle_s: float, tmp: Path) -> dict[str, Any]:
         rss0 = proc_rss_kib(server.pid)
         gen = subprocess.Popen(
             [
-                "taskset", "-c", "1", str(PROJECT_PYTHON), "-m", "bench.loadgen",
-                "--port", str(port), "--rooms", str(n // 10), "--room-size", "10",
-                "--rates", "0", "--idle-s", str(idle_s),
+                "taskset",
+                "-c",
+                "1",
+                str(PROJECT_PYTHON),
+                "-m",
+                "bench.loadgen",
+                "--port",
+                str(port),
+                "--rooms",
+                str(n // 10),
+                "--room-size",
+                "10",
+                "--rates",
+                "0",
+                "--idle-s",
+                str(idle_s),
             ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
@@ -184,7 +208,12 @@ def run(n: int, idle_s: float, tmp: Path) -> dict[str, Any]:
 
 
 def render(env: dict[str, Any], results: list[dict[str, Any]]) -> str:
-    out = ["### Idle connection memory by package (tracemalloc)", "", env_block(env, command_line("bench.memtrace")), ""]
+    out = [
+        "### Idle connection memory by package (tracemalloc)",
+        "",
+        env_block(env, command_line("bench.memtrace")),
+        "",
+    ]
     for r in results:
         n = r["joined"]
         total = sum(d for _, (d, _c) in r["groups"])
@@ -199,7 +228,9 @@ def render(env: dict[str, Any], results: list[dict[str, Any]]) -> str:
             for g, (d, c) in r["groups"]
             if abs(d) / n >= 16
         ]
-        out.append(md_table(["package", "bytes per connection", "blocks per connection", "share"], rows))
+        out.append(
+            md_table(["package", "bytes per connection", "blocks per connection", "share"], rows)
+        )
         out.append("")
         rows = [[f"`{k}`", f"{v / n:.0f}"] for k, v in r["top_lines"]]
         out.append(md_table(["allocating line", "bytes per connection"], rows))
@@ -208,8 +239,12 @@ def render(env: dict[str, Any], results: list[dict[str, Any]]) -> str:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(prog="python -m bench.memtrace", description=__doc__.split("\n\n")[0])
-    p.add_argument("--connections", default="1000", help="comma-separated, each a multiple of 10, ≤ 10000")
+    p = argparse.ArgumentParser(
+        prog="python -m bench.memtrace", description=__doc__.split("\n\n")[0]
+    )
+    p.add_argument(
+        "--connections", default="1000", help="comma-separated, each a multiple of 10, ≤ 10000"
+    )
     p.add_argument("--idle-s", type=float, default=5.0)
     p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--db", help=argparse.SUPPRESS)

@@ -444,7 +444,7 @@ def analyse(
     result["spread_at_start"] = Summary.of(spreads(start_m, start_m + 1000.0, originals))
     result["pos_err_abs"] = Summary.of(abs_errs(start_m, end_m, originals))
     # Checkpoints of simulated playback: sim time = real time x drift factor.
-    checkpoints = {}
+    checkpoints: dict[int, Summary | None] = {}
     for minutes in (1, 10, 60):
         at = start_m + minutes * 60_000.0 / args.drift_factor
         if at <= end_m + 1.0:
@@ -508,8 +508,7 @@ def render(args: argparse.Namespace, env: dict[str, Any], results: list[dict[str
             if args.follow_ms > 0
             else "players follow only the server's drift corrections; "
         )
-        + 
-        f"in sync = within {args.threshold_ms:g} ms for {args.hold_ms / 1000:g} s; clients' estimator: {args.estimator}; "
+        + f"in sync = within {args.threshold_ms:g} ms for {args.hold_ms / 1000:g} s; clients' estimator: {args.estimator}; "
         f"periodic sync: 4 samples every {args.sync_interval_s:g} s after a 32-sample burst at join",
         "",
     ]

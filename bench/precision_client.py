@@ -372,7 +372,7 @@ def main() -> None:
         import sync_server.client as client_module
         from bench.estimators import ESTIMATORS
 
-        client_module.ClockEstimator = ESTIMATORS[args.estimator]  # type: ignore[misc]
+        client_module.ClockEstimator = ESTIMATORS[args.estimator]  # type: ignore[misc,assignment]
     trio.run(amain, args)
 
 

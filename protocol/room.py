@@ -462,7 +462,9 @@ class Room:
         p = self.participants.pop(pid, None)
         if p is None:
             return []
-        events: list[ev.RoomEvent] = [self._emit(ev.ParticipantLeft, participant_id=pid, reason=reason)]
+        events: list[ev.RoomEvent] = [
+            self._emit(ev.ParticipantLeft, participant_id=pid, reason=reason)
+        ]
         if self.host_id == pid:
             self.host_id = None
             successor = self._successor()
@@ -655,9 +657,7 @@ class Room:
         self.playback.rate = rate
         return [self._playback_event("set_rate", pid)]
 
-    def change_media(
-        self, pid: str, *, media: dict[str, Any], now_ms: float
-    ) -> list[ev.RoomEvent]:
+    def change_media(self, pid: str, *, media: dict[str, Any], now_ms: float) -> list[ev.RoomEvent]:
         """Load new media, paused at 0, at rate 1.
 
         Raises:
@@ -825,7 +825,9 @@ class Room:
         changed = self.settings.apply(patch)
         if not changed:
             return []
-        events: list[ev.RoomEvent] = [self._emit(ev.SettingsChanged, settings=self.settings.to_dict(), changed=changed)]
+        events: list[ev.RoomEvent] = [
+            self._emit(ev.SettingsChanged, settings=self.settings.to_dict(), changed=changed)
+        ]
         if changed.get("wait_for_everyone") is False and self._pending is not None:
             events.extend(self._start_pending(now_ms, action="resume"))
         return events

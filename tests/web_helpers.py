@@ -209,7 +209,8 @@ class FakeRoomControl:
 
     def role_of(self, room: FakeRoom, user_id: str) -> str:
         mine = sorted(
-            (p["role"] for p in room.participants if p["user_id"] == user_id), key=_RANK.get
+            (p["role"] for p in room.participants if p["user_id"] == user_id),
+            key=lambda role: _RANK.get(role, 0),
         )
         if mine:
             return mine[0]
