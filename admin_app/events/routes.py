@@ -122,7 +122,7 @@ async def _room_for(st: WebState, caller: Caller, title: str, room: str, code: s
 @validate_request(EventIn)
 @security_scheme(BEARER)
 @document_response(EventOut, 201)
-@documents_errors(401, 403, 413, 415, 422, 503)
+@documents_errors(400, 401, 403, 413, 415, 422, 503)
 async def create(data: EventIn) -> tuple[dict[str, Any], int]:
     """Create an event; the caller organizes it and attends it.
 
@@ -367,7 +367,7 @@ def _display(event: Any) -> str:
 @validate_request(EventIn)
 @security_scheme(BEARER)
 @document_response(EventOut, 200)
-@documents_errors(401, 403, 404, 409, 413, 415, 422, 503)
+@documents_errors(400, 401, 403, 404, 409, 413, 415, 422, 503)
 async def replace(event_id: str, data: EventIn) -> dict[str, Any]:
     """Replace an event's fields (organizer or staff). Moving it notifies attendees
     and raises its iCalendar SEQUENCE; so does any change."""
@@ -381,7 +381,7 @@ async def replace(event_id: str, data: EventIn) -> dict[str, Any]:
 @validate_request(EventPatchIn)
 @security_scheme(BEARER)
 @document_response(EventOut, 200)
-@documents_errors(401, 403, 404, 409, 413, 415, 422, 503)
+@documents_errors(400, 401, 403, 404, 409, 413, 415, 422, 503)
 async def patch(event_id: str, data: EventPatchIn) -> dict[str, Any]:
     """Change some of an event's fields (organizer or staff); as PUT otherwise."""
     return await _update(event_id, dump(data))
@@ -501,7 +501,7 @@ def _full(ctx: EventContext) -> ApiError:
 @security_scheme(BEARER)
 @document_response(RsvpOut, 200)
 @document_response(RsvpOut, 202)
-@documents_errors(401, 403, 404, 409, 413, 415, 422)
+@documents_errors(400, 401, 403, 404, 409, 413, 415, 422)
 async def join(event_id: str, data: JoinIn) -> tuple[dict[str, Any], int]:
     """Join an event (`attending`, or `maybe`): as `rsvp/` with that answer. Send
     `{}` for attending."""
@@ -513,7 +513,7 @@ async def join(event_id: str, data: JoinIn) -> tuple[dict[str, Any], int]:
 @security_scheme(BEARER)
 @document_response(RsvpOut, 200)
 @document_response(RsvpOut, 202)
-@documents_errors(401, 403, 404, 409, 413, 415, 422)
+@documents_errors(400, 401, 403, 404, 409, 413, 415, 422)
 async def rsvp(event_id: str, data: RsvpIn) -> tuple[dict[str, Any], int]:
     """Answer `attending`, `maybe` or `not_attending`.
 
@@ -528,7 +528,7 @@ async def rsvp(event_id: str, data: RsvpIn) -> tuple[dict[str, Any], int]:
 
 @bp.post("/<event_id>/leave/")
 @security_scheme(BEARER)
-@documents_errors(401, 404)
+@documents_errors(401, 403, 404)
 @documents_no_content
 async def leave(event_id: str) -> tuple[str, int]:
     """Stop attending: remove the caller's answer and scheduled reminders
@@ -641,7 +641,7 @@ async def invitations(event_id: str, query_args: PageQuery) -> dict[str, Any]:
 @validate_request(InviteIn)
 @security_scheme(BEARER)
 @document_response(Page[InvitationOut], 201)
-@documents_errors(401, 403, 404, 409, 413, 415, 422)
+@documents_errors(400, 401, 403, 404, 409, 413, 415, 422)
 async def invite(event_id: str, data: InviteIn) -> tuple[dict[str, Any], int]:
     """Invite registered accounts (organizer or staff), all or none: 409
     `already_invited` naming those invited before, 422 `unknown_user` for ids that
@@ -703,7 +703,7 @@ async def invite(event_id: str, data: InviteIn) -> tuple[dict[str, Any], int]:
 @validate_request(RespondIn)
 @security_scheme(BEARER)
 @document_response(InvitationOut, 200)
-@documents_errors(401, 404, 409, 410, 413, 415, 422)
+@documents_errors(400, 401, 404, 409, 410, 413, 415, 422)
 async def respond(event_id: str, invitation_id: int, data: RespondIn) -> dict[str, Any]:
     """Accept or decline an invitation of one's own (404 `invitation_not_found` for
     anyone else's). Accepting attends the event (409 `event_full` when no place is
@@ -765,7 +765,7 @@ async def reminders(event_id: str) -> dict[str, Any]:
 @validate_request(ReminderIn)
 @security_scheme(BEARER)
 @document_response(ReminderOut, 201)
-@documents_errors(401, 404, 409, 413, 415, 422)
+@documents_errors(400, 401, 404, 409, 413, 415, 422)
 async def add_reminder(event_id: str, data: ReminderIn) -> tuple[dict[str, Any], int]:
     """Be reminded `minutes_before` the start (0 to 40,320) in the app (`in_app`) or
     by `email`. Only attendees (409 `not_attending`); 409 `email_unavailable` when
