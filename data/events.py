@@ -44,7 +44,6 @@ EDITABLE = (
     "max_attendees",
     "require_approval",
     "room_code",
-    "banner_type",
 )
 
 _COLUMNS = (
@@ -345,6 +344,42 @@ def search_events(
         conditions.append("e.ends_at_ms > :now")
     where = " AND ".join(conditions) or "1"
     return _page(db, where, params, "e.starts_at_ms, e.id", offset, limit)
+
+
+# --- banners ------------------------------------------------------------------------------
+def set_banner(
+    db: sqlite_utils.Database, event_id: str, content_type: str, data: bytes, *, now_ms: int
+) -> None:
+    """Store (or replace) the event's banner image."""
+    db.execute(
+        "INSERT INTO event_banners (event_id, content_type, data, updated_at_ms) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (event_id) DO UPDATE SET "
+        "content_type = excluded.content_type, data = excluded.data, "
+        "updated_at_ms = excluded.updated_at_ms",
+        [event_id, content_type, data, now_ms],
+    )
+    db.execute(
+        "UPDATE events SET banner_type = ?, updated_at_ms = ? WHERE id = ?",
+        [content_type, now_ms, event_id],
+    )
+
+
+def get_banner(db: sqlite_utils.Database, event_id: str) -> tuple[str, bytes, int] | None:
+    """The event's banner: ``(content_type, data, updated_at_ms)``, or None."""
+    row = db.execute(
+        "SELECT content_type, data, updated_at_ms FROM event_banners WHERE event_id = ?",
+        [event_id],
+    ).fetchone()
+    return None if row is None else (str(row[0]), bytes(row[1]), int(row[2]))
+
+
+def delete_banner(db: sqlite_utils.Database, event_id: str, *, now_ms: int) -> bool:
+    """Remove the event's banner; False when it had none."""
+    removed = db.execute("DELETE FROM event_banners WHERE event_id = ?", [event_id]).rowcount
+    db.execute(
+        "UPDATE events SET banner_type = NULL, updated_at_ms = ? WHERE id = ?", [now_ms, event_id]
+    )
+    return removed > 0
 
 
 # --- attendees ----------------------------------------------------------------------------

@@ -93,6 +93,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("ffprobe_path", "ffprobe", "", "ffprobe program for video durations; empty: none."),
     Setting(
+        "event_banner_max_bytes",
+        1_048_576,
+        "bytes",
+        "Largest event banner image (PNG, JPEG, GIF or WebP; over it: 413).",
+        1024,
+    ),
+    Setting(
         "media_token_ttl_s",
         21_600.0,
         "s",

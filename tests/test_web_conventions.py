@@ -418,6 +418,9 @@ async def test_openapi_document(web: WebHandle) -> None:
         ("POST", "/api/events/{event_id}/reminders/"),
         ("DELETE", "/api/events/{event_id}/reminders/{reminder_id}/"),
         ("GET", "/api/events/{event_id}/ics/"),
+        ("GET", "/api/events/{event_id}/banner/"),
+        ("PUT", "/api/events/{event_id}/banner/"),
+        ("DELETE", "/api/events/{event_id}/banner/"),
     }
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     assert not re.search(r"https?://\w", response.text), "the document names an external URL"

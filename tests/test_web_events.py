@@ -567,3 +567,36 @@ async def test_reminder_rules_without_email(web: WebHandle) -> None:
     assert (
         await web.client.delete(f"{url}{reminder['id']}/", headers=auth(bob))
     ).status_code == 204
+
+
+# --- banner -------------------------------------------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+async def test_banner(db_path: Path) -> None:
+    async with run_web(db_path, event_banner_max_bytes=2048) as web:
+        org, bob = await web.register("Org"), await web.register("Bob")
+        event = await create_event(web, org)
+        assert event["banner_url"] is None
+        url = f"/api/events/{event['id']}/banner/"
+        assert_error(await web.client.get(url), 404, "banner_not_found")
+        headers = {**auth(org), "Content-Type": "image/png"}
+        response = await web.client.put(url, content=PNG, headers=headers)
+        assert response.status_code == 200, response.text
+        assert response.json()["banner_url"].endswith(url)
+        image = await web.client.get(url)
+        assert image.content == PNG
+        assert image.headers["content-type"] == "image/png"
+        assert image.headers["x-content-type-options"] == "nosniff"
+        # Not an image (an SVG, HTML), too large, or not the organizer: refused.
+        svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+        response = await web.client.put(url, content=svg, headers=headers)
+        assert_error(response, 415, "unsupported_image")
+        response = await web.client.put(url, content=PNG + b"\x00" * 4096, headers=headers)
+        assert_error(response, 413, "banner_too_large")
+        response = await web.client.put(url, content=PNG, headers={**auth(bob)})
+        assert_error(response, 403, "forbidden")
+        assert (await web.client.get(url)).content == PNG
+        assert (await web.client.delete(url, headers=auth(org))).status_code == 204
+        assert_error(await web.client.get(url), 404, "banner_not_found")

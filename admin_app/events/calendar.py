@@ -10,19 +10,15 @@ in ``X-WATCHPARTY-TIMEZONE`` for clients that show it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
 
 from icalendar import Calendar
 from icalendar import Event as VEvent
 from quart import url_for
 
-from admin_app.core.openapi import FILE_RESPONSES_ATTRIBUTE
 from admin_app.rooms import service as rooms
 from data.events import Event
-
-T = TypeVar("T", bound=Callable[..., Any])
 
 PRODID = "-//watchparty//events//EN"
 
@@ -78,20 +74,3 @@ def calendar_bytes(events: Iterable[Event], *, now_ms: int, name: str) -> bytes:
     for event in events:
         calendar.add_component(vevent(event, now_ms=now_ms))
     return calendar.to_ical()
-
-
-def documents_calendar(func: T) -> T:
-    """Document a view's ``text/calendar`` 200 response in the OpenAPI document."""
-    content = {"text/calendar": {"schema": {"type": "string"}}}
-    headers = {
-        "Content-Disposition": {
-            "description": "`attachment` with a file name ending in `.ics`.",
-            "schema": {"type": "string"},
-        }
-    }
-    setattr(
-        func,
-        FILE_RESPONSES_ATTRIBUTE,
-        {200: {"description": "An iCalendar file.", "headers": headers, "content": content}},
-    )
-    return func

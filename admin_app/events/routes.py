@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from quart import Response, url_for
+from quart import Response, request, url_for
 from quart_schema import (
     document_response,
     security_scheme,
@@ -30,7 +30,8 @@ from data.events import DuplicateInvitationError, DuplicateReminderError, EventF
 from protocol.errors import WatchpartyError
 
 from . import bp
-from .calendar import calendar_bytes, documents_calendar
+from .calendar import calendar_bytes
+from .openapi import documents_banner_upload, documents_calendar, documents_image
 from .schemas import (
     AttendeeOut,
     AttendeesQuery,
@@ -65,6 +66,7 @@ from .service import (
     notify,
     parse_time_ms,
     reminder_json,
+    sniff_image,
 )
 
 logger = logging.getLogger(__name__)
@@ -431,6 +433,91 @@ async def delete(event_id: str) -> tuple[str, int]:
     await st.db.write(store.delete_event, event_id)
     logger.info("event %s deleted by account %s", event_id, caller.user_id)
     return "", 204
+
+
+# --- banner -------------------------------------------------------------------------------
+def _banner_limit(st: WebState) -> int:
+    return int(getattr(st.config, "event_banner_max_bytes", 1_048_576))
+
+
+def _banner_too_large(limit: int) -> ApiError:
+    return ApiError(
+        413,
+        "banner_too_large",
+        f"expected a banner of at most {limit} bytes (event_banner_max_bytes)",
+    )
+
+
+@bp.put("/<event_id>/banner/")
+@security_scheme(BEARER)
+@documents_banner_upload
+@document_response(EventOut, 200)
+@documents_errors(401, 403, 404, 409, 413, 415)
+async def set_banner(event_id: str) -> dict[str, Any]:
+    """Upload the event's banner image (organizer or staff): the raw image as the
+    body, PNG, JPEG, GIF or WebP, recognised by its content (415
+    `unsupported_image` otherwise), at most `event_banner_max_bytes` (413
+    `banner_too_large`). Replaces any banner it had."""
+    st = state()
+    caller = await require_caller(st)
+    ctx = await load_event(st, event_id, caller)
+    _require_manager(ctx, caller, "change its banner")
+    _require_open(st, ctx)
+    limit = _banner_limit(st)
+    if request.content_length is not None and request.content_length > limit:
+        raise _banner_too_large(limit)
+    request.max_content_length = limit
+    data = await request.get_data(as_text=False)
+    assert isinstance(data, bytes)
+    if len(data) > limit:
+        raise _banner_too_large(limit)
+    kind = sniff_image(data[:16])
+    if kind is None:
+        raise ApiError(
+            415,
+            "unsupported_image",
+            "expected a PNG, JPEG, GIF or WebP image as the request body",
+        )
+    now = st.now_ms()
+    await st.db.write(lambda conn: store.set_banner(conn, ctx.id, kind, data, now_ms=now))
+    event = await st.db.read(store.get_event, ctx.id)
+    return _json(st, ctx, caller, event)  # type: ignore[no-any-return]
+
+
+@bp.delete("/<event_id>/banner/")
+@security_scheme(BEARER)
+@documents_errors(401, 403, 404)
+@documents_no_content
+async def delete_banner(event_id: str) -> tuple[str, int]:
+    """Remove the event's banner (organizer or staff; idempotent)."""
+    st = state()
+    caller = await require_caller(st)
+    ctx = await load_event(st, event_id, caller)
+    _require_manager(ctx, caller, "change its banner")
+    await st.db.write(lambda conn: store.delete_banner(conn, ctx.id, now_ms=st.now_ms()))
+    return "", 204
+
+
+@bp.get("/<event_id>/banner/")
+@security_scheme(OPTIONAL_BEARER)
+@documents_image
+@documents_errors(401, 404)
+async def banner(event_id: str) -> Response:
+    """The event's banner image (404 `banner_not_found` when it has none)."""
+    st = state()
+    caller = await authenticate(st)
+    ctx = await load_event(st, event_id, caller)
+    found = await st.db.read(store.get_banner, ctx.id)
+    if found is None:
+        raise ApiError(404, "banner_not_found", f"event {ctx.id} has no banner")
+    kind, data, _updated = found
+    response = Response(data, status=200, content_type=kind)
+    response.headers["Cache-Control"] = (
+        "public, max-age=300" if ctx.event["privacy"] == "public" else "private, max-age=300"
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'"
+    return response
 
 
 # --- answers ------------------------------------------------------------------------------

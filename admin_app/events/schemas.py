@@ -268,6 +268,7 @@ class EventOut(BaseModel):
     spots_left: int | None
     room_code: str | None
     room_url: str | None
+    banner_url: str | None
     sequence: int
     cancelled_at: str | None
     created_at: str

@@ -228,6 +228,11 @@ def event_json(
         "spots_left": None if capacity is None else max(0, capacity - event["attending_count"]),
         "room_code": event["room_code"],
         "room_url": room_link(event["room_code"]),
+        "banner_url": (
+            url_for("events.banner", event_id=event["id"], _external=True)
+            if event["banner_type"]
+            else None
+        ),
         "sequence": event["sequence"],
         "cancelled_at": iso_ms(event["cancelled_at_ms"]),
         "created_at": iso_ms(event["created_at_ms"]),
@@ -300,6 +305,21 @@ def attendee_json(row: dict[str, Any], organizer_id: str) -> dict[str, Any]:
         "is_organizer": row["user_id"] == organizer_id,
         "answered_at": iso_ms(row["updated_at_ms"]),
     }
+
+
+def sniff_image(head: bytes) -> str | None:
+    """The media type of an image from its first bytes: PNG, JPEG, GIF or WebP (their
+    signatures: the PNG specification section 5.2, JFIF's SOI marker, GIF87a/89a, the
+    RIFF ``WEBP`` form), or None for anything else (SVG included: it can carry script)."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return None
 
 
 # --- notices ------------------------------------------------------------------------------

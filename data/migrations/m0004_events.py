@@ -7,8 +7,8 @@ import sqlite_utils
 
 def migrate(db: sqlite_utils.Database) -> None:
     """Create events: ``events`` (with the full-text index ``events_fts``),
-    ``event_attendees``, ``event_invitations``, ``event_reminders`` and
-    ``event_feed_tokens``.
+    ``event_banners``, ``event_attendees``, ``event_invitations``, ``event_reminders``
+    and ``event_feed_tokens``.
 
     ``events.id`` is random (32 hex digits), so a private event's id cannot be guessed.
     ``attending_count`` is recomputed inside the transaction that changes an attendee,
@@ -80,6 +80,16 @@ def migrate(db: sqlite_utils.Database) -> None:
             INSERT INTO events_fts (rowid, title, description, tags)
             VALUES (new.rowid, new.title, new.description, new.tags);
         END
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE event_banners (
+            event_id TEXT PRIMARY KEY REFERENCES events(id) ON DELETE CASCADE,
+            content_type TEXT NOT NULL,
+            data BLOB NOT NULL,
+            updated_at_ms INTEGER NOT NULL
+        )
         """
     )
     db.execute(

@@ -105,6 +105,9 @@ function showEvent(event, token) {
   $("event-body").hidden = false;
   document.title = `${event.title} · watchparty`;
   $("event-title").textContent = event.title;
+  const banner = $("event-banner");
+  banner.hidden = !event.banner_url;
+  if (event.banner_url) banner.src = event.banner_url;
   $("event-status").textContent = event.status;
   $("event-when").textContent = when(event);
   $("event-where").textContent = event.is_virtual ? (event.location || "Online") : event.location;
