@@ -11,6 +11,7 @@ def migrate(db: sqlite_utils.Database) -> None:
     and ``event_feed_tokens``.
 
     ``events.id`` is random (32 hex digits), so a private event's id cannot be guessed.
+    An event lasts at most 7 days (a CHECK), so "not ended yet" bounds the start too.
     ``attending_count`` is recomputed inside the transaction that changes an attendee,
     which is also where ``max_attendees`` is checked: concurrent joins never overfill.
     ``sequence`` is the iCalendar SEQUENCE (RFC 5545 section 3.8.7.4), raised by every
@@ -27,7 +28,8 @@ def migrate(db: sqlite_utils.Database) -> None:
             title TEXT NOT NULL,
             description TEXT NOT NULL DEFAULT '',
             starts_at_ms INTEGER NOT NULL,
-            ends_at_ms INTEGER NOT NULL CHECK (ends_at_ms > starts_at_ms),
+            ends_at_ms INTEGER NOT NULL
+                CHECK (ends_at_ms > starts_at_ms AND ends_at_ms - starts_at_ms <= 604800000),
             timezone TEXT NOT NULL,
             location TEXT NOT NULL DEFAULT '',
             is_virtual INTEGER NOT NULL DEFAULT 1 CHECK (is_virtual IN (0, 1)),
@@ -47,10 +49,18 @@ def migrate(db: sqlite_utils.Database) -> None:
         )
         """
     )
-    db.execute("CREATE INDEX idx_events_public_start ON events (privacy, starts_at_ms)")
+    # Lists filter on the start (an event lasts at most 7 days, so "not ended" is also a
+    # start range) and on what decides visibility: covering indexes count without
+    # reading the rows.
+    db.execute(
+        "CREATE INDEX idx_events_start ON events "
+        "(starts_at_ms, ends_at_ms, privacy, cancelled_at_ms, organizer_id, is_virtual, id)"
+    )
+    db.execute(
+        "CREATE INDEX idx_events_category ON events "
+        "(category, starts_at_ms, ends_at_ms, privacy, cancelled_at_ms, organizer_id, id)"
+    )
     db.execute("CREATE INDEX idx_events_organizer ON events (organizer_id, starts_at_ms)")
-    db.execute("CREATE INDEX idx_events_start ON events (starts_at_ms)")
-    db.execute("CREATE INDEX idx_events_category ON events (category, starts_at_ms)")
     db.execute(
         "CREATE VIRTUAL TABLE events_fts USING fts5("
         "title, description, tags, content='events', content_rowid='rowid')"
