@@ -108,6 +108,10 @@ def fill(db_path: Path, *, events: int, attendees: int, users: int, seed: int) -
             "updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             event_rows(),
         )
+        c.execute(
+            "INSERT INTO event_tags (tag, event_id) SELECT DISTINCT j.value, e.id "
+            "FROM events AS e, json_each(e.tags) AS j"
+        )
         pairs: set[tuple[int, int]] = set()
         # The heavy account attends 200 events; everyone else makes up the rest.
         for e in rng.sample(range(events), min(200, events)):

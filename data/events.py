@@ -163,8 +163,17 @@ def create_event(db: sqlite_utils.Database, fields: Mapping[str, Any], *, now_ms
         "updated_at_ms) VALUES (?, ?, 'attending', 'attending', ?, ?)",
         [row["id"], row["organizer_id"], now_ms, now_ms],
     )
+    _set_tags(db, row["id"], fields.get("tags") or [])
     _recount(db, row["id"])
     return get_event(db, row["id"])
+
+
+def _set_tags(db: sqlite_utils.Database, event_id: str, tags: Iterable[str]) -> None:
+    db.execute("DELETE FROM event_tags WHERE event_id = ?", [event_id])
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO event_tags (tag, event_id) VALUES (?, ?)",
+        [(tag, event_id) for tag in tags],
+    )
 
 
 def find_event(db: sqlite_utils.Database, event_id: str) -> Event | None:
@@ -200,6 +209,7 @@ def update_event(
         raise ValueError(f"expected columns among {EDITABLE}, got {sorted(unknown)}")
     values = dict(changes)
     if "tags" in values:
+        _set_tags(db, event_id, values["tags"])
         values["tags"] = json.dumps(list(values["tags"]))
     sets = "".join(f"{k} = :{k}, " for k in values)
     cursor = db.execute(
@@ -301,6 +311,11 @@ def list_attending(
     return _page(db, where, {"user": user_id, "now": now_ms}, "e.starts_at_ms, e.id", offset, limit)
 
 
+#: Above this many full-text matches, :func:`search_events` scans the start range and
+#: probes the matches instead of looking each match up.
+FTS_LOOKUP_LIMIT = 2_000
+
+
 def fts_query(text: str) -> str:
     """*text* as an FTS5 query matching every word (each quoted, so no operators)."""
     words = text.split()
@@ -322,6 +337,7 @@ def search_events(
     now_ms: int,
     offset: int,
     limit: int,
+    room_code: str | None = None,
 ) -> tuple[int, list[Event]]:
     """Events the viewer may see matching every filter given, soonest first:
     ``(count, page)``. *text* matches words of the title, description and tags;
@@ -345,6 +361,9 @@ def search_events(
     if starts_before_ms is not None:
         conditions.append("e.starts_at_ms < :before")
         params["before"] = starts_before_ms
+    if room_code is not None:
+        conditions.append("e.room_code = :room")
+        params["room"] = room_code
     if is_virtual is not None:
         conditions.append("e.is_virtual = :virtual")
         params["virtual"] = int(is_virtual)

@@ -170,3 +170,7 @@ def _room_link(browser: Browser, base: str, token: str, ids: dict[str, str]) -> 
     expect(link).to_have_attribute("href", re.compile(f"/watch/{ids['room']}$"))
     link.click()
     bob.wait_for_url(f"{base}/watch/{ids['room']}")
+    # The room shows its event, linked back.
+    room_event = bob.locator("#room-event-link")
+    expect(room_event).to_have_text("Final <b>live</b>")
+    expect(room_event).to_have_attribute("href", f"/events/{ids['event']}")

@@ -528,6 +528,9 @@ async def test_watch_room(web: WebHandle) -> None:
         f"/api/events/{tied['id']}/", json={"room_code": code}, headers=auth(org)
     )
     assert patched.json()["room_code"] == code
+    # The room shows its events.
+    listed = (await web.client.get(f"/api/events/search/?room={code}")).json()
+    assert sorted(e["id"] for e in listed["results"]) == sorted([event["id"], tied["id"]])
 
 
 async def test_reminder_rules_without_email(web: WebHandle) -> None:

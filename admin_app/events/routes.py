@@ -179,7 +179,8 @@ async def list_events(query_args: SearchQuery) -> dict[str, Any]:
 async def search(query_args: SearchQuery) -> dict[str, Any]:
     """Search events the caller may see: words (`q`), `category`, `tags` (all of
     them, comma-separated), a start range (`starts_after`, `starts_before`, RFC 3339
-    with an offset), `is_virtual`; events not ended unless `include_past`. Soonest
+    with an offset), `is_virtual`, `room` (events tied to that watch room, so a room
+    can show its event); events not ended unless `include_past`. Soonest
     first; `count` is the total of matches."""
     return await _search(query_args)
 
@@ -217,6 +218,7 @@ async def _search(query: SearchQuery) -> dict[str, Any]:
             starts_before_ms=before,
             is_virtual=query.is_virtual,
             include_past=query.include_past,
+            room_code=query.room,
             now_ms=st.now_ms(),
             offset=query.offset,
             limit=query.page_size,

@@ -231,6 +231,9 @@ class SearchQuery(PageQuery):
         None, description="RFC 3339 date-time with an offset: events starting before it."
     )
     is_virtual: bool | None = None
+    room: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        None, description="Only events tied to this watch room (a room code)."
+    )
     include_past: bool = Field(False, description="Also events that have ended.")
 
 

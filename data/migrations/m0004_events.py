@@ -6,9 +6,9 @@ import sqlite_utils
 
 
 def migrate(db: sqlite_utils.Database) -> None:
-    """Create events: ``events`` (with the full-text index ``events_fts``),
-    ``event_banners``, ``event_attendees``, ``event_invitations``, ``event_reminders``
-    and ``event_feed_tokens``.
+    """Create events: ``events`` (with the full-text index ``events_fts`` and the tag
+    index ``event_tags``), ``event_banners``, ``event_attendees``,
+    ``event_invitations``, ``event_reminders`` and ``event_feed_tokens``.
 
     ``events.id`` is random (32 hex digits), so a private event's id cannot be guessed.
     An event lasts at most 7 days (a CHECK), so "not ended yet" bounds the start too.
@@ -62,6 +62,10 @@ def migrate(db: sqlite_utils.Database) -> None:
     )
     db.execute("CREATE INDEX idx_events_organizer ON events (organizer_id, starts_at_ms)")
     db.execute(
+        "CREATE INDEX idx_events_room ON events (room_code, starts_at_ms) "
+        "WHERE room_code IS NOT NULL"
+    )
+    db.execute(
         "CREATE VIRTUAL TABLE events_fts USING fts5("
         "title, description, tags, content='events', content_rowid='rowid')"
     )
@@ -92,6 +96,16 @@ def migrate(db: sqlite_utils.Database) -> None:
         END
         """
     )
+    db.execute(
+        """
+        CREATE TABLE event_tags (
+            tag TEXT NOT NULL,
+            event_id TEXT NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+            PRIMARY KEY (tag, event_id)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute("CREATE INDEX idx_event_tags_event ON event_tags (event_id)")
     db.execute(
         """
         CREATE TABLE event_banners (
