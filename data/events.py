@@ -573,7 +573,7 @@ def existing_user_ids(db: sqlite_utils.Database, user_ids: Iterable[str]) -> set
         return set()
     marks = ", ".join("?" for _ in ids)
     rows = db.execute(
-        f"SELECT id FROM users WHERE id IN ({marks}) AND is_active = 1", ids
+        f"SELECT id FROM users WHERE id IN ({marks}) AND is_active = 1 AND is_guest = 0", ids
     ).fetchall()
     return {r[0] for r in rows}
 

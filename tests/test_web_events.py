@@ -194,7 +194,7 @@ async def test_rsvp_join_leave(web: WebHandle) -> None:
     assert answer.status_code == 200, answer.text
     assert answer.json()["status"] == "maybe"
     assert answer.json()["event"]["attending_count"] == 1  # maybe takes no place
-    answer = await web.client.post(f"{url}join/", json={}, headers=auth(bob))
+    answer = await web.client.post(f"{url}join/", headers=auth(bob))  # no body: attending
     assert answer.json()["status"] == "attending"
     assert answer.json()["event"]["attending_count"] == 2
     attendees = (await web.client.get(f"{url}attendees/")).json()
@@ -217,6 +217,10 @@ async def test_rsvp_join_leave(web: WebHandle) -> None:
     assert_error(await web.client.post(f"{url}leave/", headers=auth(org)), 403)
     response = await web.client.post(f"{url}rsvp/", json={"status": "pending"}, headers=auth(bob))
     assert_error(response, 422, "validation_error")
+    response = await web.client.post(f"{url}join/", json={"status": "no"}, headers=auth(bob))
+    assert_error(response, 422, "validation_error")
+    response = await web.client.post(f"{url}join/", json={"status": "maybe"}, headers=auth(bob))
+    assert response.json()["status"] == "maybe"
 
 
 async def test_capacity_refuses_the_overflow(web: WebHandle) -> None:
@@ -315,6 +319,9 @@ async def test_invitations(web: WebHandle) -> None:
     )
     assert_error(response, 409, "already_invited")
     response = await web.client.post(url, json={"user_ids": ["nobody"]}, headers=auth(org))
+    assert_error(response, 422, "unknown_user")
+    gus = await web.guest("Gus")
+    response = await web.client.post(url, json={"user_ids": [gus["user"]["id"]]}, headers=auth(org))
     assert_error(response, 422, "unknown_user")
     response = await web.client.post(url, json={"user_ids": [org["user"]["id"]]}, headers=auth(org))
     assert_error(response, 422, "cannot_invite_organizer")

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from quart import Response, request, url_for
+from pydantic import ValidationError
+from quart import Response, current_app, request, url_for
 from quart_schema import (
     document_response,
     security_scheme,
@@ -20,8 +21,13 @@ from quart_schema import (
 )
 
 from admin_app.core.caller import Caller, authenticate, require_caller
-from admin_app.core.errors import ApiError, documents_errors, documents_no_content
-from admin_app.core.openapi import BEARER, OPTIONAL_BEARER
+from admin_app.core.errors import (
+    ApiError,
+    documents_errors,
+    documents_no_content,
+    validation_details,
+)
+from admin_app.core.openapi import BEARER, OPTIONAL_BEARER, documents_request_body
 from admin_app.core.pagination import Page, PageQuery, page_of
 from admin_app.core.state import WebState, state
 from admin_app.rooms import service as rooms
@@ -57,6 +63,7 @@ from .service import (
     EventContext,
     attendee_json,
     check_times,
+    display_time,
     email_available,
     event_json,
     event_status,
@@ -362,8 +369,6 @@ async def _update(event_id: str, changes: dict[str, Any]) -> dict[str, Any]:
 
 
 def _display(event: Any) -> str:
-    from .service import display_time
-
     return display_time(event["starts_at_ms"], event["timezone"])
 
 
@@ -586,14 +591,26 @@ def _full(ctx: EventContext) -> ApiError:
 
 
 @bp.post("/<event_id>/join/")
-@validate_request(JoinIn)
 @security_scheme(BEARER)
+@documents_request_body(
+    {"application/json": {"schema": JoinIn.model_json_schema()}}, required=False
+)
 @document_response(RsvpOut, 200)
 @document_response(RsvpOut, 202)
 @documents_errors(400, 401, 403, 404, 409, 413, 415, 422)
-async def join(event_id: str, data: JoinIn) -> tuple[dict[str, Any], int]:
-    """Join an event (`attending`, or `maybe`): as `rsvp/` with that answer. Send
-    `{}` for attending."""
+async def join(event_id: str) -> tuple[dict[str, Any], int]:
+    """Join an event: as `rsvp/` with `attending`. The body is optional:
+    `{"status": "maybe"}` joins as maybe."""
+    body = await request.get_json()
+    try:
+        data = JoinIn.model_validate({} if body is None else body)
+    except ValidationError as exc:
+        raise ApiError(
+            422,
+            "validation_error",
+            "the request body is not valid",
+            details=validation_details(exc),
+        ) from None
     return await _answer(event_id, data.status)
 
 
@@ -774,8 +791,10 @@ async def invite(event_id: str, data: InviteIn) -> tuple[dict[str, Any], int]:
         raise ApiError(
             422,
             "unknown_user",
-            "expected ids of active accounts",
-            details=[("user_ids", f"no active account {uid}") for uid in sorted(created)],
+            "expected ids of active registered accounts (not guests)",
+            details=[
+                ("user_ids", f"no active registered account {uid}") for uid in sorted(created)
+            ],
         )
     await notify(
         st, ids, "event_invitation", ctx.event, inviter_name=str(caller.user["display_name"])
@@ -909,8 +928,6 @@ async def add_reminder(event_id: str, data: ReminderIn) -> tuple[dict[str, Any],
 
 
 def _scheduler() -> Any:
-    from quart import current_app
-
     return current_app.extensions.get("event_scheduler")
 
 
