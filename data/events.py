@@ -311,8 +311,8 @@ def list_attending(
     return _page(db, where, {"user": user_id, "now": now_ms}, "e.starts_at_ms, e.id", offset, limit)
 
 
-#: Above this many full-text matches, :func:`search_events` scans the start range and
-#: probes the matches instead of looking each match up.
+#: Above this many full-text matches (or events with a tag), :func:`search_events`
+#: scans the start range and probes the matches instead of looking each match up.
 FTS_LOOKUP_LIMIT = 2_000
 
 
@@ -346,14 +346,26 @@ def search_events(
     params: dict[str, Any] = {"viewer": viewer_id, "now": now_ms}
     if not staff:
         conditions.append(visible_sql())
+    # Few matches: look each one up. Many (a common word or tag): walk the start index
+    # and probe the set instead ("+" keeps SQLite from looking up every match).
     if text and text.split():
-        conditions.append("e.rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH :text)")
-        params["text"] = fts_query(text)
+        params["match"] = fts_query(text)
+        matches = db.execute(
+            "SELECT count(*) FROM events_fts WHERE events_fts MATCH ?", [params["match"]]
+        ).fetchone()[0]
+        probe = "+" if matches > FTS_LOOKUP_LIMIT else ""
+        conditions.append(
+            f"{probe}e.rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH :match)"
+        )
     if category:
         conditions.append("e.category = :category")
         params["category"] = category
     for index, tag in enumerate(tags):
-        conditions.append(f"EXISTS (SELECT 1 FROM json_each(e.tags) WHERE value = :tag{index})")
+        tagged = db.execute("SELECT count(*) FROM event_tags WHERE tag = ?", [tag]).fetchone()[0]
+        probe = "+" if tagged > FTS_LOOKUP_LIMIT else ""
+        conditions.append(
+            f"{probe}e.id IN (SELECT event_id FROM event_tags WHERE tag = :tag{index})"
+        )
         params[f"tag{index}"] = tag
     if starts_after_ms is not None:
         conditions.append("e.starts_at_ms >= :after")
