@@ -165,6 +165,7 @@ async def create(data: EventIn) -> tuple[dict[str, Any], int]:
     }
     event = await st.db.write(lambda conn: store.create_event(conn, fields, now_ms=st.now_ms()))
     logger.info("event %s created by account %s", event["id"], caller.user_id)
+    _wake_scheduler()
     return event_json(event, now_ms=st.now_ms(), caller=caller, my_status="attending"), 201
 
 
@@ -364,6 +365,8 @@ async def _update(event_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         others = await st.db.read(store.attendee_ids, event_id, ("attending", "maybe", "pending"))
         others = [uid for uid in others if uid != caller.user_id]
         await notify(st, others, "event_changed", updated, change="; ".join(what))
+    if moved or "room_code" in columns:
+        _wake_scheduler()
     logger.info("event %s changed by account %s: %s", event_id, caller.user_id, sorted(columns))
     return _json(st, ctx, caller, updated)  # type: ignore[no-any-return]
 
@@ -921,14 +924,15 @@ async def add_reminder(event_id: str, data: ReminderIn) -> tuple[dict[str, Any],
         raise ApiError(409, "duplicate_reminder", str(exc)) from None
     if row is None:
         raise ApiError(409, "too_many_reminders", f"at most {MAX_REMINDERS} reminders an event")
-    scheduler = _scheduler()
-    if scheduler is not None:
-        scheduler.wake()
+    _wake_scheduler()
     return reminder_json(row), 201
 
 
-def _scheduler() -> Any:
-    return current_app.extensions.get("event_scheduler")
+def _wake_scheduler() -> None:
+    """Let the reminder scheduler see a new due time now rather than after its nap."""
+    scheduler = current_app.extensions.get("event_scheduler")
+    if scheduler is not None:
+        scheduler.wake()
 
 
 @bp.delete("/<string:event_id>/reminders/<int:reminder_id>/")

@@ -110,7 +110,7 @@ class ReminderScheduler:
                     continue
                 due_ms = await self.db.read(store.next_due_at_ms)
                 wait_s = MAX_IDLE_S
-                if due_ms is not None:
+                if due_ms is not None and notifier(self.app) is not None:
                     wait_s = min(MAX_IDLE_S, max(0.0, (due_ms - self.now_ms()) / 1000))
                 with trio.move_on_after(wait_s):
                     await self._wake.wait()
