@@ -1,4 +1,5 @@
-"""The browser pages of the watch party: the landing page and the watch page.
+"""The browser pages of the watch party: the landing page, the watch page, and the
+social group pages (``/groups/``, ``/groups/<id>``).
 
 Plain Jinja templates (``templates/pages/``, autoescaped) and plain JavaScript modules
 (``static/watch/``), no build step. The pages talk to the REST API of the web app
@@ -85,6 +86,22 @@ async def watch(code: str) -> str:
     if not _ROOM_CODE.fullmatch(code):
         abort(404)
     return await render_template("pages/watch.html", room_code=code, sync_url=sync_socket_url())
+
+
+@bp.get("/groups/")
+async def groups() -> str:
+    """Social groups: find one (by name, by category), create one, answer invitations."""
+    return await render_template("groups/list.html")
+
+
+@bp.get("/groups/<int:group_id>")
+async def group(group_id: int) -> str:
+    """One group: join it or ask to, its members, its posts and their reactions.
+
+    Whether the group exists, and whether the visitor may see it, is for the REST API
+    to say (a private group is a 404 to strangers there); the page shows it.
+    """
+    return await render_template("groups/detail.html", group_id=group_id)
 
 
 __all__ = ["CONTENT_SECURITY_POLICY", "sync_socket_url"]

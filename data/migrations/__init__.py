@@ -21,7 +21,13 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from ..errors import StoreError
-from . import m0001_initial, m0002_accounts_and_access, m0003_videos, m0004_events
+from . import (
+    m0001_initial,
+    m0002_accounts_and_access,
+    m0003_videos,
+    m0004_groups,
+    m0005_events,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +38,8 @@ RELEASED: tuple[ModuleType, ...] = (
     m0001_initial,
     m0002_accounts_and_access,
     m0003_videos,
-    m0004_events,
+    m0004_groups,
+    m0005_events,
 )
 
 migrations = Migrations(MIGRATION_SET)
