@@ -4,10 +4,10 @@ The machinery every domain uses is set up first (``core/``: state, error body, h
 OpenAPI); then every domain of :data:`DOMAINS` registers its blueprints: ``auth``
 (accounts and tokens), ``rooms``, ``health``, ``docs`` (the API reference page),
 ``videos`` (the video library, its comments, and accounts' premium flag), ``groups``
-(social groups, ``/api/social/``), ``events`` (scheduled watch parties, their
-reminders and calendars) and ``pages``
-(the browser pages). The OpenAPI document of every ``/api/`` route is at
-``/api/openapi.json`` (quart-schema).
+(social groups, ``/api/social/``), ``interactive`` (polls, reactions, queue and
+moderation in a room), ``events`` (scheduled watch parties, their reminders and
+calendars) and ``pages`` (the browser pages). The OpenAPI document of every
+``/api/`` route is at ``/api/openapi.json`` (quart-schema).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from quart_trio import QuartTrio
 from data import Database
 from protocol.control import RoomControl
 
-from . import auth, docs, events, groups, health, pages, rooms, videos
+from . import auth, docs, events, groups, health, interactive, pages, rooms, videos
 from .core.asgi import KeepAliveHTTPConnection
 from .core.caller import register_auth_check
 from .core.errors import register_error_handlers
@@ -37,7 +37,17 @@ from .core.state import WebState
 
 #: Every domain of the web app, in registration order; each package's ``blueprints``
 #: are registered. A new domain is one package and one entry here.
-DOMAINS: tuple[ModuleType, ...] = (auth, rooms, health, docs, videos, groups, events, pages)
+DOMAINS: tuple[ModuleType, ...] = (
+    auth,
+    rooms,
+    health,
+    docs,
+    videos,
+    groups,
+    interactive,
+    events,
+    pages,
+)
 
 
 def create_app(

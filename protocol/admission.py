@@ -168,7 +168,9 @@ def check_server_entry(
             )
 
 
-def check_room_entry(entrant: Entrant, room: Room, *, may_enter: bool) -> None:
+def check_room_entry(
+    entrant: Entrant, room: Room, *, may_enter: bool, now_ms: float | None = None
+) -> None:
     """The room's own rules.
 
     Args:
@@ -176,6 +178,8 @@ def check_room_entry(entrant: Entrant, room: Room, *, may_enter: bool) -> None:
         room: The room.
         may_enter: Whether the room's entry rule lets this account in (open room, or a
             recorded password or approval admission); ignored when rejoining.
+        now_ms: Server time, milliseconds, for bans with an expiry (without it, such
+            a ban counts as running).
 
     Raises:
         CloseConnection: 4003 ``guests_not_allowed`` (the room admits accounts only);
@@ -194,7 +198,7 @@ def check_room_entry(entrant: Entrant, room: Room, *, may_enter: bool) -> None:
             E_GUESTS_NOT_ALLOWED,
             f"room {room.code} does not admit guests; sign in",
         )
-    if room.is_banned(entrant.resume_pid, entrant.user_id):
+    if room.is_banned(entrant.resume_pid, entrant.user_id, now_ms):
         raise CloseConnection(
             CLOSE_KICKED, E_FORBIDDEN, f"you were removed from room {room.code} by its host"
         )

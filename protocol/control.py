@@ -14,11 +14,16 @@ from __future__ import annotations
 from typing import Any, Protocol, TypedDict
 
 from .errors import (
+    E_ALREADY_VOTED,
     E_FORBIDDEN,
     E_INVALID_MESSAGE,
+    E_MUTED,
     E_NO_MEDIA,
+    E_NOT_FOUND,
+    E_POLL_CLOSED,
     E_ROOM_NOT_FOUND,
     E_SERVER_FULL,
+    E_STALE_QUEUE,
     WatchpartyError,
 )
 
@@ -35,6 +40,11 @@ CONTROL_ERROR_STATUS: dict[str, int] = {
     E_ROOM_NOT_FOUND: 404,
     E_FORBIDDEN: 403,
     E_NO_MEDIA: 409,
+    E_NOT_FOUND: 404,
+    E_POLL_CLOSED: 409,
+    E_STALE_QUEUE: 409,
+    E_ALREADY_VOTED: 409,
+    E_MUTED: 403,
     E_INVALID_MESSAGE: 422,
     E_SERVER_FULL: 503,
     E_UNAVAILABLE: 503,
@@ -42,6 +52,18 @@ CONTROL_ERROR_STATUS: dict[str, int] = {
 
 #: ``type`` values of the actions :meth:`RoomControl.act` applies.
 ACTIONS = ("play", "pause", "seek", "set_rate", "change_media")
+
+#: ``type`` values of the in-room actions :meth:`RoomControl.interact` applies.
+INTERACTIONS = (
+    "poll_create",
+    "poll_vote",
+    "poll_close",
+    "queue_add",
+    "queue_remove",
+    "queue_move",
+    "queue_skip",
+    "vote_skip",
+)
 
 #: ``join_request.status`` values: a new request, or one its account took back.
 JOIN_REQUEST_STATUSES = ("pending", "withdrawn")
@@ -75,6 +97,9 @@ class LiveRoom(TypedDict):
         participants: Public participant dicts (``Room.public_participants()``).
         participant_count: Connected participants.
         playback: Playback state (``Playback.to_dict()``: ``media``, ``paused``, ...).
+        polls: Open and recently closed polls with their results now
+            (``PollBook.public()``).
+        queue: The shared queue (``Room.queue_public()``).
         seq: Sequence number of the room's last event.
     """
 
@@ -87,6 +112,8 @@ class LiveRoom(TypedDict):
     participants: list[dict[str, Any]]
     participant_count: int
     playback: dict[str, Any]
+    polls: list[dict[str, Any]]
+    queue: dict[str, Any]
     seq: int
 
 
@@ -126,6 +153,20 @@ class RoomControl(Protocol):
         with that account's rights in the room, exactly as the sync socket would."""
         ...
 
+    async def interact(
+        self, code: str, *, user_id: str, name: str, action: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Apply an in-room *action* (``{"type": <one of INTERACTIONS>, ...}``, the
+        fields of the socket message of that type) as *user_id*, shown as *name*,
+        with that account's rights in the room, exactly as the sync socket would.
+
+        Returns:
+            ``poll_create`` and ``poll_close``: ``{"poll": <Poll>, "seq"}``;
+            ``poll_vote``: ``{"poll_id", "choices"}``; the queue actions:
+            ``{"seq", "queue"}``.
+        """
+        ...
+
     async def remove_user(self, code: str, user_id: str) -> int:
         """Remove every participant of *user_id* from room *code*; returns how many."""
         ...
@@ -157,6 +198,7 @@ __all__ = [
     "CONTROL_ERROR_STATUS",
     "CONTROL_PATH",
     "E_UNAVAILABLE",
+    "INTERACTIONS",
     "JOIN_REQUEST_STATUSES",
     "TYP_SERVICE",
     "ActResult",

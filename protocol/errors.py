@@ -80,6 +80,10 @@ E_UNSUPPORTED_VERSION = "unsupported_version"
 E_GUESTS_NOT_ALLOWED = "guests_not_allowed"
 E_HELLO_TIMEOUT = "hello_timeout"
 E_INTERNAL = "internal_error"
+E_POLL_CLOSED = "poll_closed"  # a vote on or close of a poll that has closed
+E_STALE_QUEUE = "stale_queue"  # a reorder made against an older queue version
+E_ALREADY_VOTED = "already_voted"  # a second skip vote of one person on one item
+E_MUTED = "muted"  # a muted person's chat, reaction or vote
 
 ERROR_CODES: dict[str, str] = {
     E_BAD_FRAME: "the frame could not be decoded in the connection's encoding",
@@ -100,6 +104,10 @@ ERROR_CODES: dict[str, str] = {
     E_GUESTS_NOT_ALLOWED: "this room does not admit guests; sign in",
     E_HELLO_TIMEOUT: "no valid hello arrived within hello_timeout_s (close 4010 follows)",
     E_INTERNAL: "the server failed; the request was not applied",
+    E_POLL_CLOSED: "the poll is closed: no more votes",
+    E_STALE_QUEUE: "the queue changed since the version the request names",
+    E_ALREADY_VOTED: "you already voted to skip this item",
+    E_MUTED: "you are muted in this room: no chat, reactions or votes",
 }
 
 

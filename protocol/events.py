@@ -118,6 +118,73 @@ class SettingsChanged(RoomEvent):
         super().__init__(seq=seq, settings=settings, changed=changed)
 
 
+class PollOpened(RoomEvent):
+    """A poll opened; ``poll`` is the poll as :meth:`protocol.polls.Poll.public` gives it."""
+
+    __slots__ = ()
+    type = "poll_opened"
+
+    def __init__(self, *, seq: int, poll: dict[str, Any]) -> None:
+        super().__init__(seq=seq, poll=poll)
+
+
+class PollClosed(RoomEvent):
+    """A poll closed (``poll.close_reason``: ``closed`` or ``expired``); ``poll``
+    carries the final results."""
+
+    __slots__ = ()
+    type = "poll_closed"
+
+    def __init__(self, *, seq: int, poll: dict[str, Any]) -> None:
+        super().__init__(seq=seq, poll=poll)
+
+
+class QueueChanged(RoomEvent):
+    """The shared queue changed (``action``: ``add``, ``remove``, ``move``, ``skip``,
+    ``vote_skip``, ``advance``); ``queue`` is the whole queue after it."""
+
+    __slots__ = ()
+    type = "queue_changed"
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        action: str,
+        by: str | None,
+        item_id: int | None,
+        queue: dict[str, Any],
+    ) -> None:
+        super().__init__(seq=seq, action=action, by=by, item_id=item_id, queue=queue)
+
+
+class Moderation(RoomEvent):
+    """A person was muted, unmuted, banned or unbanned (``action``); ``until_ms`` is
+    when it ends (server clock, milliseconds) or null until lifted."""
+
+    __slots__ = ()
+    type = "moderation"
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        action: str,
+        by: str,
+        participant_id: str | None,
+        user_id: str | None,
+        until_ms: float | None,
+    ) -> None:
+        super().__init__(
+            seq=seq,
+            action=action,
+            by=by,
+            participant_id=participant_id,
+            user_id=user_id,
+            until_ms=until_ms,
+        )
+
+
 #: Room event classes by wire type.
 ROOM_EVENTS: dict[str, type[RoomEvent]] = {
     cls.type: cls
@@ -131,6 +198,10 @@ ROOM_EVENTS: dict[str, type[RoomEvent]] = {
         ChatEdited,
         ChatDeleted,
         SettingsChanged,
+        PollOpened,
+        PollClosed,
+        QueueChanged,
+        Moderation,
     )
 }
 
@@ -273,6 +344,38 @@ class JoinRequest(ServerMessage):
     type = "join_request"
 
 
+class PollResults(ServerMessage):
+    """Live results of an open poll, coalesced: at most one per poll per
+    ``RESULTS_INTERVAL_MS`` (250 ms), whatever the number of votes. Not sequenced:
+    the room state's ``polls`` carries the latest results for a joiner."""
+
+    __slots__ = ()
+    type = "poll_results"
+
+    def __init__(self, *, poll_id: int, results: dict[str, Any], server_time_ms: float) -> None:
+        super().__init__(poll_id=poll_id, results=results, server_time_ms=server_time_ms)
+
+
+class ReactionTimeline(ServerMessage):
+    """The answer to ``get_reaction_timeline``: how many of each emoji the current
+    media got per second of media, over every room that played it."""
+
+    __slots__ = ()
+    type = "reaction_timeline"
+
+    def __init__(
+        self,
+        *,
+        request_id: Any,
+        media_key: str | None,
+        bucket_s: int,
+        counts: list[list[Any]],
+    ) -> None:
+        super().__init__(
+            request_id=request_id, media_key=media_key, bucket_s=bucket_s, counts=counts
+        )
+
+
 #: Every server-to-client message class by wire type.
 SERVER_MESSAGES: dict[str, type[ServerMessage]] = {
     **ROOM_EVENTS,
@@ -292,6 +395,8 @@ SERVER_MESSAGES: dict[str, type[ServerMessage]] = {
             Participants,
             ParticipantStats,
             JoinRequest,
+            PollResults,
+            ReactionTimeline,
         )
     },
 }

@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from protocol import moderation, polls
 from protocol.errors import E_INVALID_MESSAGE, E_UNKNOWN_TYPE, ProtocolError
 
 #: Protocol version spoken by this code. A ``hello`` with another version is refused
@@ -120,12 +121,33 @@ class RoomSettingsPatch(_Model):
         wait_for_everyone: Whether play waits (at most ``ready_timeout_s``) until every
             connected participant reports ready.
         allow_guests: Whether guests (no account) may join.
+        polls: Who may open polls: ``host``, ``cohosts`` (host and co-hosts) or
+            ``everyone``.
+        voteskip_ratio: Share of the connected participants (above 0, at most 1)
+            whose ``vote_skip`` skips what plays.
+        slow_mode_s: Least seconds between two chat messages of one person (0: off;
+            moderators and above are exempt). Changing it needs ``slow_mode``.
+        permissions: The least role for each moderation action (``mute``, ``ban``,
+            ``slow_mode``, ``delete_chat``); the actions given replace theirs.
     """
 
     control: Literal["host", "cohosts", "everyone"] | None = None
     chat_enabled: bool | None = None
     wait_for_everyone: bool | None = None
     allow_guests: bool | None = None
+    polls: Literal["host", "cohosts", "everyone"] | None = None
+    voteskip_ratio: Annotated[float, Field(gt=0.0, le=1.0), AfterValidator(_finite)] | None = None
+    slow_mode_s: (
+        Annotated[float, Field(ge=0.0, le=moderation.MAX_SLOW_MODE_S), AfterValidator(_finite)]
+        | None
+    ) = None
+    permissions: (
+        dict[
+            Literal["mute", "ban", "slow_mode", "delete_chat"],
+            Literal["host", "cohost", "moderator", "viewer"],
+        ]
+        | None
+    ) = None
 
 
 class Resume(_Model):
@@ -269,13 +291,171 @@ class SetRole(_Model):
     type: Literal["set_role"]
     id: RequestId | None = None
     participant_id: Annotated[str, Field(min_length=1, max_length=64)]
-    role: Literal["host", "cohost", "viewer"]
+    role: Literal["host", "cohost", "moderator", "viewer"]
 
 
 class Kick(_Model):
     type: Literal["kick"]
     id: RequestId | None = None
     participant_id: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+def _options(value: list[str]) -> list[str]:
+    cleaned = [o.strip() for o in value]
+    if any(not o for o in cleaned):
+        raise ValueError("options must not be blank")
+    if len({o.casefold() for o in cleaned}) != len(cleaned):
+        raise ValueError("options must differ from one another")
+    return cleaned
+
+
+PollOption = Annotated[str, Field(min_length=1, max_length=polls.MAX_OPTION_CHARS)]
+
+
+class PollCreate(_Model):
+    """Open a poll (who may: the room's ``polls`` setting).
+
+    Attributes:
+        question: 1 to 300 characters.
+        options: 2 to 10 distinct options, each 1 to 100 characters.
+        multiple: Whether a vote may choose several options.
+        anonymous: Whether results hide who chose what.
+        duration_s: Seconds after which it closes by itself (1 to 604800), or none.
+    """
+
+    type: Literal["poll_create"]
+    id: RequestId | None = None
+    question: Annotated[
+        str, Field(min_length=1, max_length=polls.MAX_QUESTION_CHARS), AfterValidator(_not_blank)
+    ]
+    options: Annotated[
+        list[PollOption],
+        Field(min_length=polls.MIN_OPTIONS, max_length=polls.MAX_OPTIONS),
+        AfterValidator(_options),
+    ]
+    multiple: bool = False
+    anonymous: bool = False
+    duration_s: (
+        Annotated[
+            float,
+            Field(ge=polls.MIN_DURATION_S, le=polls.MAX_DURATION_S),
+            AfterValidator(_finite),
+        ]
+        | None
+    ) = None
+
+
+class PollVote(_Model):
+    """Vote, or change one's vote, in an open poll: *choices* are option indexes
+    (exactly one in a single-choice poll; none withdraws the vote)."""
+
+    type: Literal["poll_vote"]
+    id: RequestId | None = None
+    poll_id: Annotated[int, Field(ge=1, le=MAX_INT)]
+    choices: Annotated[
+        list[Annotated[int, Field(ge=0, le=polls.MAX_OPTIONS - 1)]],
+        Field(max_length=polls.MAX_OPTIONS),
+    ]
+
+
+class PollClose(_Model):
+    """Close a poll (its creator, the host or a co-host)."""
+
+    type: Literal["poll_close"]
+    id: RequestId | None = None
+    poll_id: Annotated[int, Field(ge=1, le=MAX_INT)]
+
+
+class QueueAdd(_Model):
+    """Queue a media at the end: a URL (``media``) or a library video (``video_id``),
+    exactly one."""
+
+    type: Literal["queue_add"]
+    id: RequestId | None = None
+    media: Media | None = None
+    video_id: VideoId | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> QueueAdd:
+        if (self.media is None) == (self.video_id is None):
+            raise ValueError("give exactly one of media and video_id")
+        return self
+
+
+QueueItemId = Annotated[int, Field(ge=1, le=MAX_INT)]
+
+
+class QueueRemove(_Model):
+    type: Literal["queue_remove"]
+    id: RequestId | None = None
+    item_id: QueueItemId
+
+
+class QueueMove(_Model):
+    """Move a queued item to ``to_index`` (0: next), as of queue ``version``."""
+
+    type: Literal["queue_move"]
+    id: RequestId | None = None
+    item_id: QueueItemId
+    to_index: Annotated[int, Field(ge=0, le=10_000)]
+    version: Annotated[int, Field(ge=0, le=MAX_INT)]
+
+
+class QueueSkip(_Model):
+    type: Literal["queue_skip"]
+    id: RequestId | None = None
+
+
+class VoteSkip(_Model):
+    type: Literal["vote_skip"]
+    id: RequestId | None = None
+
+
+Sanction = Annotated[float, Field(ge=1.0, le=moderation.MAX_SANCTION_S), AfterValidator(_finite)]
+ParticipantRef = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class Mute(_Model):
+    """Mute a participant (no chat, reactions or votes) for ``duration_s`` seconds, or
+    until ``unmute``."""
+
+    type: Literal["mute"]
+    id: RequestId | None = None
+    participant_id: ParticipantRef
+    duration_s: Sanction | None = None
+
+
+class Unmute(_Model):
+    """Lift a mute: ``participant_id`` is a participant id or ``user:<account id>``."""
+
+    type: Literal["unmute"]
+    id: RequestId | None = None
+    participant_id: Annotated[str, Field(min_length=1, max_length=80)]
+
+
+class Ban(_Model):
+    """Remove a participant and bar its account and session for ``duration_s``
+    seconds, or until ``unban``."""
+
+    type: Literal["ban"]
+    id: RequestId | None = None
+    participant_id: ParticipantRef
+    duration_s: Sanction | None = None
+
+
+class Unban(_Model):
+    """Lift a ban held under ``key``: a participant id or ``user:<account id>``."""
+
+    type: Literal["unban"]
+    id: RequestId | None = None
+    key: Annotated[str, Field(min_length=1, max_length=80)]
+
+
+class GetReactionTimeline(_Model):
+    """Ask for the reaction timeline of the media the room plays now."""
+
+    type: Literal["get_reaction_timeline"]
+    id: RequestId | None = None
 
 
 class GetState(_Model):
@@ -309,6 +489,19 @@ ClientMessage = Annotated[
     | UpdateSettings
     | SetRole
     | Kick
+    | PollCreate
+    | PollVote
+    | PollClose
+    | GetReactionTimeline
+    | QueueAdd
+    | QueueRemove
+    | QueueMove
+    | QueueSkip
+    | VoteSkip
+    | Mute
+    | Unmute
+    | Ban
+    | Unban
     | GetState
     | GetParticipants,
     Field(discriminator="type"),
@@ -340,6 +533,19 @@ CLIENT_TYPES: dict[str, type[_Model]] = {
         UpdateSettings,
         SetRole,
         Kick,
+        PollCreate,
+        PollVote,
+        PollClose,
+        GetReactionTimeline,
+        QueueAdd,
+        QueueRemove,
+        QueueMove,
+        QueueSkip,
+        VoteSkip,
+        Mute,
+        Unmute,
+        Ban,
+        Unban,
         GetState,
         GetParticipants,
     )
@@ -369,6 +575,12 @@ SERVER_TYPES = (
     "participant_stats",
     "drift_correction",
     "join_request",
+    "poll_opened",
+    "poll_results",
+    "poll_closed",
+    "reaction_timeline",
+    "queue_changed",
+    "moderation",
 )
 
 

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from protocol import events as ev
-from protocol.clock import position_at, schedule_lead_ms
+from protocol import polls as pl
+from protocol.clock import schedule_lead_ms
 from protocol.errors import (
     E_CHAT_DISABLED,
     E_FORBIDDEN,
@@ -33,19 +34,23 @@ from protocol.errors import (
     E_ROOM_FULL,
     ProtocolError,
 )
-
-ROLE_HOST = "host"
-ROLE_COHOST = "cohost"
-ROLE_VIEWER = "viewer"
-ROLES = (ROLE_HOST, ROLE_COHOST, ROLE_VIEWER)
-
-#: Actor prefix of a REST action by an account with no participant in the room.
-USER_ACTOR_PREFIX = "user:"
-
-CONTROL_HOST = "host"
-CONTROL_COHOSTS = "cohosts"
-CONTROL_EVERYONE = "everyone"
-
+from protocol.moderation import Sanctions, normalise_permissions
+from protocol.playback import PlaybackState
+from protocol.queue import DEFAULT_VOTESKIP_RATIO, Queue
+from protocol.reactions import ReactionLog
+from protocol.roles import (
+    CONTROL_COHOSTS,
+    CONTROL_EVERYONE,
+    CONTROL_HOST,
+    ROLE_COHOST,
+    ROLE_HOST,
+    ROLE_VIEWER,
+    USER_ACTOR_PREFIX,
+)
+from protocol.room_moderation import RoomModeration
+from protocol.room_polls import RoomPolls
+from protocol.room_queue import RoomQueue
+from protocol.room_reactions import RoomReactions
 
 #: A room event class (see :mod:`protocol.events`).
 E = TypeVar("E", bound=ev.RoomEvent)
@@ -66,6 +71,8 @@ class RoomLimits:
         max_lead_ms: Largest lead of a scheduled play or seek, milliseconds.
         default_rtt_ms: RTT assumed for a participant not measured yet, milliseconds.
         max_chat_chars: Longest chat message, characters.
+        reaction_rate_per_s: Sustained reactions per second per person.
+        reaction_burst: Reactions a person may send at once.
     """
 
     max_participants: int = 500
@@ -77,6 +84,12 @@ class RoomLimits:
     max_lead_ms: float = 1_000.0
     default_rtt_ms: float = 200.0
     max_chat_chars: int = 2_000
+    reaction_rate_per_s: float = 2.0
+    reaction_burst: int = 5
+
+
+_SETTING_NAMES: tuple[str, ...] = ("control", "chat_enabled", "wait_for_everyone")
+_SETTING_NAMES += ("allow_guests", "polls", "voteskip_ratio", "slow_mode_s", "permissions")
 
 
 @dataclass(slots=True)
@@ -87,6 +100,10 @@ class RoomSettings:
     chat_enabled: bool = True
     wait_for_everyone: bool = False
     allow_guests: bool = True
+    polls: str = CONTROL_COHOSTS
+    voteskip_ratio: float = DEFAULT_VOTESKIP_RATIO
+    slow_mode_s: float = 0.0
+    permissions: dict[str, str] = field(default_factory=lambda: normalise_permissions(None))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -94,6 +111,10 @@ class RoomSettings:
             "chat_enabled": self.chat_enabled,
             "wait_for_everyone": self.wait_for_everyone,
             "allow_guests": self.allow_guests,
+            "polls": self.polls,
+            "voteskip_ratio": self.voteskip_ratio,
+            "slow_mode_s": self.slow_mode_s,
+            "permissions": dict(self.permissions),
         }
 
     @classmethod
@@ -105,78 +126,14 @@ class RoomSettings:
     def apply(self, patch: dict[str, Any]) -> dict[str, Any]:
         """Apply the non-``None`` fields of *patch*; return those that changed."""
         changed: dict[str, Any] = {}
-        for name in ("control", "chat_enabled", "wait_for_everyone", "allow_guests"):
+        for name in _SETTING_NAMES:
             value = patch.get(name)
+            if name == "permissions" and value is not None:
+                value = normalise_permissions({**self.permissions, **value})
             if value is not None and getattr(self, name) != value:
                 setattr(self, name, value)
                 changed[name] = value
         return changed
-
-
-@dataclass(slots=True)
-class PlaybackState:
-    """The server's authoritative playback state.
-
-    The position at any server time ``t`` is :func:`protocol.clock.position_at` of
-    these fields: ``position_s`` at ``server_time_ms``, then advancing by ``rate``
-    per second unless ``paused``. A ``server_time_ms`` in the future is a scheduled
-    start: until then the position holds.
-
-    Attributes:
-        media: ``{"url", "title", "duration_s"}`` or ``None``.
-        paused: Whether playback is paused.
-        position_s: Position at ``server_time_ms``, seconds.
-        rate: Playback rate.
-        server_time_ms: The server instant ``position_s`` refers to, milliseconds.
-        seq: Sequence number of the event that set this state.
-        waiting: Held by wait-for-everyone: paused until all are ready or the ready
-            timeout passes, then it plays by itself.
-    """
-
-    media: dict[str, Any] | None = None
-    paused: bool = True
-    position_s: float = 0.0
-    rate: float = 1.0
-    server_time_ms: float = 0.0
-    seq: int = 0
-    waiting: bool = False
-
-    def duration_s(self) -> float | None:
-        return self.media.get("duration_s") if self.media else None
-
-    def position_at(self, at_ms: float) -> float:
-        """Position at server time *at_ms*, seconds."""
-        return position_at(
-            position_s=self.position_s,
-            paused=self.paused,
-            rate=self.rate,
-            reference_ms=self.server_time_ms,
-            at_ms=at_ms,
-            duration_s=self.duration_s(),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "media": dict(self.media) if self.media else None,
-            "paused": self.paused,
-            "position_s": self.position_s,
-            "rate": self.rate,
-            "server_time_ms": self.server_time_ms,
-            "seq": self.seq,
-            "waiting": self.waiting,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PlaybackState:
-        return cls(
-            media=data.get("media"),
-            paused=bool(data.get("paused", True)),
-            position_s=float(data.get("position_s", 0.0)),
-            rate=float(data.get("rate", 1.0)),
-            server_time_ms=float(data.get("server_time_ms", 0.0)),
-            seq=int(data.get("seq", 0)),
-            waiting=bool(data.get("waiting", False)),
-        )
 
 
 @dataclass(slots=True)
@@ -237,7 +194,7 @@ class _PendingPlay:
 
 
 @dataclass
-class Room:
+class Room(RoomPolls, RoomReactions, RoomQueue, RoomModeration):
     """A live room.
 
     Args:
@@ -264,8 +221,13 @@ class Room:
     _events: deque[ev.RoomEvent] = field(init=False)
     _chat: deque[dict[str, Any]] = field(init=False)
     _pending: _PendingPlay | None = None
+    polls: pl.PollBook = field(default_factory=pl.PollBook)
+    reactions: ReactionLog = field(init=False)
+    queue: Queue = field(default_factory=Queue)
+    sanctions: Sanctions = field(default_factory=Sanctions)
 
     def __post_init__(self) -> None:
+        self.reactions = ReactionLog(self.limits.reaction_rate_per_s, self.limits.reaction_burst)
         self._events = deque(maxlen=self.limits.resume_buffer)
         self._chat = deque(maxlen=self.limits.chat_history)
 
@@ -324,6 +286,8 @@ class Room:
             "room": self.info(),
             "participants": self.public_participants(),
             "playback": self.playback.to_dict(),
+            "polls": self.polls.public(),
+            "queue": self.queue_public(),
             "seq": self.seq,
         }
 
@@ -506,11 +470,22 @@ class Room:
         ]
         if self._pending is not None:
             deadlines.append(self._pending.deadline_ms)
+        polls = self.polls.next_deadline_ms()
+        if polls is not None:
+            deadlines.append(polls)
+        if self.reactions.flush_due_ms is not None:
+            deadlines.append(self.reactions.flush_due_ms)
+        end = self.queue_end_ms()
+        if end is not None:
+            deadlines.append(end)
         return min(deadlines, default=None)
 
     def expire(self, now_ms: float) -> list[ev.RoomEvent]:
-        """Remove participants whose grace has passed and end an expired wait."""
-        events: list[ev.RoomEvent] = []
+        """Remove participants whose grace has passed, end an expired wait and close
+        polls whose duration ran out (``poll_closed``, reason ``expired``)."""
+        events: list[ev.RoomEvent] = [
+            self._emit(ev.PollClosed, poll=poll.public()) for poll in self.polls.expire(now_ms)
+        ]
         grace = self.limits.reconnect_grace_ms
         for p in list(self.participants.values()):
             if (
@@ -525,6 +500,7 @@ class Room:
             for p in self._blockers():
                 p.waitable = False
             events.extend(self._start_pending(now_ms, action="ready_timeout"))
+        events.extend(self.expire_queue(now_ms))
         return events
 
     # --- playback ---------------------------------------------------------------------
@@ -664,6 +640,11 @@ class Room:
             ProtocolError: ``forbidden``.
         """
         self._require_control(pid, "change_media")
+        self._load_media(media, now_ms)
+        return [self._playback_event("change_media", pid)]
+
+    def _load_media(self, media: dict[str, Any], now_ms: float) -> None:
+        """Load *media* paused at 0, at rate 1 (skip votes were for the old one)."""
         self._pending = None
         self.playback.media = dict(media)
         self.playback.rate = 1.0
@@ -671,9 +652,9 @@ class Room:
         self.playback.waiting = False
         self.playback.position_s = 0.0
         self.playback.server_time_ms = now_ms
+        self.queue.skip_votes.clear()
         for p in self.participants.values():
             p.drift_ms = None
-        return [self._playback_event("change_media", pid)]
 
     def set_buffering(self, pid: str, *, buffering: bool, now_ms: float) -> list[ev.RoomEvent]:
         """Record a participant's buffering state and apply wait-for-everyone.
@@ -785,10 +766,12 @@ class Room:
         Raises:
             ProtocolError: ``forbidden``.
         """
-        p = self._get(pid)
-        if author_id != pid and p.role not in (ROLE_HOST, ROLE_COHOST):
+        self._get(pid)
+        if author_id != pid and not self.may(pid, "delete_chat"):
             raise ProtocolError(
-                E_FORBIDDEN, "only the author, the host or a co-host may delete a chat message"
+                E_FORBIDDEN,
+                "only the author, the host or a co-host may delete a chat message"
+                f" (here: {self.settings.permissions['delete_chat']} and above)",
             )
 
     def edit_chat(self, message: dict[str, Any]) -> list[ev.RoomEvent]:
@@ -816,12 +799,16 @@ class Room:
     def update_settings(
         self, pid: str, patch: dict[str, Any], *, now_ms: float
     ) -> list[ev.RoomEvent]:
-        """Change room settings (host only).
+        """Change room settings (host only; ``slow_mode_s`` alone: whoever the
+        permission table allows ``slow_mode``).
 
         Raises:
             ProtocolError: ``forbidden``.
         """
-        self._require_host(pid, "change room settings")
+        if {k for k, v in patch.items() if v is not None} == {"slow_mode_s"}:
+            self.require_permission(pid, "slow_mode")
+        else:
+            self._require_host(pid, "change room settings")
         changed = self.settings.apply(patch)
         if not changed:
             return []
@@ -875,10 +862,15 @@ class Room:
             self.banned.add(USER_ACTOR_PREFIX + victim.user_id)
         return self.leave(target, now_ms=now_ms, reason="kicked")
 
-    def is_banned(self, pid: str | None, user_id: str | None) -> bool:
-        """Whether a participant id or an account was removed from this room by its host."""
-        return (pid is not None and pid in self.banned) or (
+    def is_banned(self, pid: str | None, user_id: str | None, now_ms: float | None = None) -> bool:
+        """Whether a participant id or an account was removed from this room by its
+        host (``kick``) or is banned now (``ban``; without *now_ms*, a ban with an
+        expiry counts as running)."""
+        kicked = (pid is not None and pid in self.banned) or (
             user_id is not None and USER_ACTOR_PREFIX + user_id in self.banned
+        )
+        return kicked or self.is_sanction_banned(
+            pid, user_id, -math.inf if now_ms is None else now_ms
         )
 
     # --- snapshots -----------------------------------------------------------------------
@@ -889,6 +881,9 @@ class Room:
             "owner_user_id": self.owner_user_id,
             "host_id": self.host_id,
             "banned": sorted(self.banned),
+            "polls": self.polls.snapshot(),
+            "queue": self.queue.snapshot(),
+            "sanctions": self.sanctions.snapshot(),
             "participants": [
                 {
                     "id": p.id,
@@ -954,5 +949,8 @@ class Room:
         host = state.get("host_id")
         room.host_id = host if host in room.participants else None
         room.banned = set(state.get("banned", []))
+        room.polls.restore(state.get("polls") or [])
+        room.queue = Queue.restore(state.get("queue"))
+        room.sanctions = Sanctions.restore(state.get("sanctions"))
         room.dirty = False
         return room

@@ -185,6 +185,14 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("chat_history", 50, "msgs", "Chat messages sent to a joiner.", 0),
     Setting(
+        "reaction_rate_per_s",
+        2.0,
+        "reactions/s",
+        "Sustained reactions per second per person (beyond: rate_limited).",
+        0.01,
+    ),
+    Setting("reaction_burst", 5, "reactions", "Reactions a person may send in a burst.", 1),
+    Setting(
         "room_idle_ttl_s",
         86_400.0,
         "s",

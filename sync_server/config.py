@@ -90,6 +90,8 @@ class Config:
     snapshot_interval_s: float = 5.0
     stats_interval_s: float = 5.0
     chat_history: int = 50
+    reaction_rate_per_s: float = 2.0
+    reaction_burst: int = 5
     room_idle_ttl_s: float = 86_400.0
     resume_buffer: int = 512
     min_lead_ms: float = 50.0

@@ -66,11 +66,13 @@ from protocol.errors import (
     close_reason,
 )
 from protocol.ratelimit import TokenBucket
+from protocol.reactions import BUCKET_S
 from protocol.room import Participant
 from protocol.tokens import (
     TYP_SESSION,
     issue_token,
 )
+from sync_server import moderation, polls, queue, reactions
 from sync_server.control import CONTROL_PATH, handle_control_socket
 from sync_server.live_room import LiveRoom, chat_message_public
 from sync_server.outbox import Item, Outbox, OutboxOverflow
@@ -400,6 +402,25 @@ class Connection:
                 await self.on_set_role(live, pid, msg)
             case m.Kick():
                 await self.on_kick(live, pid, msg)
+            case m.PollCreate():
+                await self.on_poll_create(live, pid, msg)
+            case m.PollVote():
+                polls.vote_poll(live, pid, msg.poll_id, msg.choices)
+                self.ack(msg.id, poll_id=msg.poll_id, choices=sorted(msg.choices))
+            case m.PollClose():
+                closed = await polls.close_poll(live, pid, msg.poll_id)
+                self.ack(msg.id, poll_id=msg.poll_id, seq=closed.seq)
+                await moderation.record(live, pid, "poll_close", target=str(msg.poll_id))
+            case m.QueueAdd() | m.QueueRemove() | m.QueueMove() | m.QueueSkip() | m.VoteSkip():
+                await self.on_queue(live, pid, msg)
+            case m.Mute() | m.Unmute() | m.Ban() | m.Unban():
+                events, target = moderation.apply(live, pid, msg)
+                live.broadcast(events)
+                self.ack(msg.id, seq=live.room.seq)
+                details = {"duration_s": getattr(msg, "duration_s", None)}
+                await moderation.record(live, pid, msg.type, target=target, details=details)
+            case m.GetReactionTimeline():
+                await self.on_get_reaction_timeline(live, pid, msg)
             case m.GetState():
                 await self.on_get_state(live, pid, msg)
             case m.GetParticipants():
@@ -479,7 +500,7 @@ class Connection:
         may_enter = admission.is_rejoining(entrant, room) or await server.db.read(
             access_store.may_enter, room.code, entrant.user_id
         )
-        admission.check_room_entry(entrant, room, may_enter=may_enter)
+        admission.check_room_entry(entrant, room, may_enter=may_enter, now_ms=server.now_ms())
         resume_pid, user_id, name, guest = (
             entrant.resume_pid,
             entrant.user_id,
@@ -570,6 +591,7 @@ class Connection:
             replay=replay,
             missed=missed or [],
             chat=room.chat_history(),
+            poll_votes=room.polls.votes_of(room.voter_key(participant.id)),
             web_url=server.web_url,
             **state,
             limits={
@@ -616,6 +638,14 @@ class Connection:
             events = room.change_media(pid, media=media, now_ms=now)
         live.broadcast(events)
         self.ack(msg.id, seq=room.seq, playback=room.playback.to_dict())
+        if events:
+            details: dict[str, Any] = {
+                "position_s": room.playback.position_s,
+                "rate": room.playback.rate,
+            }
+            if msg.type == "change_media":
+                details["url"] = (room.playback.media or {}).get("url")
+            await moderation.record(live, pid, msg.type, details=details)
 
     async def on_position_report(self, live: LiveRoom, pid: str, msg: m.PositionReport) -> None:
         room = live.room
@@ -658,6 +688,9 @@ class Connection:
 
     async def on_chat_send(self, live: LiveRoom, pid: str, msg: m.ChatSend) -> None:
         p = live.room.check_chat(pid, msg.text)
+        now = self.server.now_ms()
+        live.room.check_voice(pid, now, "chat")
+        live.room.check_slow_mode(pid, now)
         fields = {
             "room_code": live.code,
             "participant_id": pid,
@@ -679,6 +712,7 @@ class Connection:
     async def on_chat_edit(self, live: LiveRoom, pid: str, msg: m.ChatEdit) -> None:
         stored = await self._stored_chat(live, msg.message_id)
         live.room.check_chat_edit(pid, stored["participant_id"], msg.text)
+        live.room.check_voice(pid, self.server.now_ms(), "chat")
         row = await self.server.db.write(
             lambda conn: chat_store.edit_message(
                 conn,
@@ -713,6 +747,14 @@ class Connection:
         live.broadcast(events)
         await self._refill_chat_history(live, msg.message_id)
         self.ack(msg.id, message_id=msg.message_id, seq=events[-1]["seq"])
+        if stored["participant_id"] != pid:
+            await moderation.record(
+                live,
+                pid,
+                "chat_delete",
+                target=stored["participant_id"],
+                details={"message_id": msg.message_id},
+            )
 
     async def _refill_chat_history(self, live: LiveRoom, deleted_id: int) -> None:
         """Top the history up with older stored messages after a delete, so a joiner
@@ -757,11 +799,27 @@ class Connection:
         self.ack(msg.id)
 
     async def on_reaction(self, live: LiveRoom, pid: str, msg: m.Reaction) -> None:
-        position = live.room.playback.position_at(self.server.now_ms())
-        live.send_all(
-            EncodedMessage(ev.Reaction(participant_id=pid, emoji=msg.emoji, position_s=position))
-        )
+        reaction, store_due = live.room.react(pid, msg.emoji, now_ms=self.server.now_ms())
+        live.send_all(EncodedMessage(reaction))
+        if store_due:
+            live.poke()
         self.ack(msg.id)
+
+    async def on_queue(self, live: LiveRoom, pid: str, msg: Any) -> None:
+        events = await queue.apply(live, pid, msg)
+        live.broadcast(events)
+        self.ack(msg.id, seq=live.room.seq, version=live.room.queue.version)
+        if msg.type in ("queue_remove", "queue_move", "queue_skip"):
+            target = str(getattr(msg, "item_id", "") or "") or None
+            await moderation.record(live, pid, msg.type, target=target)
+
+    async def on_get_reaction_timeline(
+        self, live: LiveRoom, pid: str, msg: m.GetReactionTimeline
+    ) -> None:
+        key, counts = await reactions.timeline_of(live)
+        self.send_message(
+            ev.ReactionTimeline(request_id=msg.id, media_key=key, bucket_s=BUCKET_S, counts=counts)
+        )
 
     async def on_update_settings(self, live: LiveRoom, pid: str, msg: m.UpdateSettings) -> None:
         events = live.room.update_settings(
@@ -769,10 +827,17 @@ class Connection:
         )
         live.broadcast(events)
         self.ack(msg.id, settings=live.room.settings.to_dict())
+        if events:
+            await moderation.record(live, pid, "update_settings", details=events[0]["changed"])
 
     async def on_set_role(self, live: LiveRoom, pid: str, msg: m.SetRole) -> None:
-        live.broadcast(live.room.set_role(pid, msg.participant_id, msg.role))
+        events = live.room.set_role(pid, msg.participant_id, msg.role)
+        live.broadcast(events)
         self.ack(msg.id)
+        if events:
+            await moderation.record(
+                live, pid, "set_role", target=msg.participant_id, details={"role": msg.role}
+            )
 
     async def on_kick(self, live: LiveRoom, pid: str, msg: m.Kick) -> None:
         target = live.members.get(msg.participant_id)
@@ -783,6 +848,19 @@ class Connection:
             target.fail(CLOSE_KICKED, "removed from the room by its host")
         live.broadcast(events)
         self.ack(msg.id)
+        await moderation.record(live, pid, "kick", target=msg.participant_id)
+
+    async def on_poll_create(self, live: LiveRoom, pid: str, msg: m.PollCreate) -> None:
+        opened = await polls.create_poll(
+            live,
+            pid,
+            question=msg.question,
+            options=list(msg.options),
+            multiple=msg.multiple,
+            anonymous=msg.anonymous,
+            duration_s=msg.duration_s,
+        )
+        self.ack(msg.id, poll_id=opened["poll"]["id"], seq=opened.seq)
 
     async def on_get_state(self, live: LiveRoom, pid: str, msg: m.GetState) -> None:
         self.send_message(

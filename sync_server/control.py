@@ -29,12 +29,14 @@ from trio_websocket import (
     connect_websocket_url,
 )
 
+from protocol import messages as m
 from protocol.codec import EncodedMessage
 from protocol.control import (
     ACTIONS,
     CONTROL_ERROR_STATUS,
     CONTROL_PATH,
     E_UNAVAILABLE,
+    INTERACTIONS,
     JOIN_REQUEST_STATUSES,
     TYP_SERVICE,
     ActResult,
@@ -46,6 +48,7 @@ from protocol.errors import E_INVALID_MESSAGE, E_ROOM_NOT_FOUND, ProtocolError
 from protocol.messages import Media, media_dict
 from protocol.room import ROLE_COHOST, ROLE_HOST, Room
 from protocol.tokens import TokenError, issue_token, verify_token
+from sync_server import moderation
 from sync_server.transport import ConnectionClosed as SocketClosed
 from sync_server.transport import ServerWebSocket
 
@@ -73,7 +76,8 @@ def room_detail(room: Room) -> LiveRoom:
 
     Returns:
         ``{"code", "name", "settings", "host_id", "owner_user_id", "created_at_ms",
-        "participants": [...], "participant_count", "playback": {...}, "seq"}``;
+        "participants": [...], "participant_count", "playback": {...}, "polls": [...],
+        "queue": {...}, "seq"}``;
         ``participant_count`` counts connected participants.
     """
     return {
@@ -86,6 +90,8 @@ def room_detail(room: Room) -> LiveRoom:
         "participants": room.public_participants(),
         "participant_count": room.connected_count(),
         "playback": room.playback.to_dict(),
+        "polls": room.polls.public(),
+        "queue": room.queue_public(),
         "seq": room.seq,
     }
 
@@ -176,7 +182,54 @@ class LocalRoomControl:
         except (KeyError, TypeError, ValueError) as exc:
             raise ControlError(E_INVALID_MESSAGE, f"invalid {kind} action: {exc}") from None
         live.broadcast(events)
+        if events:
+            await moderation.record(live, pid, kind, details=dict(action))
         return {"seq": room.seq, "playback": room.playback.to_dict()}
+
+    async def interact(
+        self, code: str, *, user_id: str, name: str, action: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Apply an in-room action as *user_id*, exactly as the socket would (the same
+        message model validates it, the same rules apply)."""
+        from sync_server import polls, queue
+
+        live = self._live(code)
+        kind = action.get("type")
+        if kind not in INTERACTIONS:
+            raise ControlError(
+                E_INVALID_MESSAGE,
+                f"action type must be one of {', '.join(INTERACTIONS)}, got {kind!r}",
+            )
+        try:
+            msg = m.parse_client_message(action)
+            pid = actor_for_user(live.room, user_id)
+            if isinstance(msg, m.PollCreate):
+                opened = await polls.create_poll(
+                    live,
+                    pid,
+                    question=msg.question,
+                    options=list(msg.options),
+                    multiple=msg.multiple,
+                    anonymous=msg.anonymous,
+                    duration_s=msg.duration_s,
+                    name=name,
+                )
+                return {"poll": opened["poll"], "seq": opened.seq}
+            if isinstance(msg, m.PollVote):
+                polls.vote_poll(live, pid, msg.poll_id, msg.choices, name=name)
+                return {"poll_id": msg.poll_id, "choices": sorted(msg.choices)}
+            if isinstance(msg, m.PollClose):
+                closed = await polls.close_poll(live, pid, msg.poll_id)
+                await moderation.record(live, pid, "poll_close", target=str(msg.poll_id), name=name)
+                return {"poll": closed["poll"], "seq": closed.seq}
+            events = await queue.apply(live, pid, msg, name=name)
+            live.broadcast(events)
+            if msg.type in ("queue_remove", "queue_move", "queue_skip"):
+                target = str(getattr(msg, "item_id", "") or "") or None
+                await moderation.record(live, pid, msg.type, target=target, name=name)
+            return {"seq": live.room.seq, "queue": live.room.queue_public()}
+        except ProtocolError as exc:
+            raise _to_control_error(exc) from None
 
     async def remove_user(self, code: str, user_id: str) -> int:
         live = self._live(code)
@@ -259,6 +312,7 @@ _OPS = (
     "get_room",
     "list_rooms",
     "act",
+    "interact",
     "remove_user",
     "delete_room",
     "statistics",
@@ -314,6 +368,13 @@ async def _answer(control: LocalRoomControl, frame: str | bytes) -> dict[str, An
             result = await getattr(control, op)(args["code"])
         elif op == "remove_user":
             result = await control.remove_user(args["code"], args["user_id"])
+        elif op == "interact":
+            result = await control.interact(
+                args["code"],
+                user_id=str(args["user_id"]),
+                name=str(args["name"]),
+                action=args["action"],
+            )
         elif op == "act":
             result = await control.act(args["code"], user_id=args["user_id"], action=args["action"])
         elif op == "create_room":
@@ -470,6 +531,14 @@ class RemoteRoomControl:
 
     async def act(self, code: str, *, user_id: str, action: dict[str, Any]) -> ActResult:
         result: ActResult = await self._call("act", code=code, user_id=user_id, action=action)
+        return result
+
+    async def interact(
+        self, code: str, *, user_id: str, name: str, action: dict[str, Any]
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "interact", code=code, user_id=user_id, name=name, action=action
+        )
         return result
 
     async def remove_user(self, code: str, user_id: str) -> int:

@@ -8,6 +8,7 @@ and writes the same frame to every member's socket in the broadcasting call
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,10 @@ import trio
 from protocol import events as ev
 from protocol.codec import EncodedMessage
 from protocol.room import Room
+from sync_server.polls import store_closed_polls
+from sync_server.reactions import store_reactions
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from sync_server.connection import Connection
@@ -24,6 +29,9 @@ if TYPE_CHECKING:
 #: Coalescing keys: a queued message with the same key is replaced by the newer one.
 COALESCE_STATS = "participant_stats"
 COALESCE_PLAYBACK = "playback"
+#: Prefix of a poll's results key (``poll_results:<id>``): a member that is behind
+#: gets only the newest results of each poll.
+COALESCE_POLL = "poll_results:"
 
 
 #: Room events that never move a room timer's deadline (no participant connects or
@@ -86,8 +94,8 @@ class LiveRoom:
         self._wake.set()
 
     async def run_timers(self) -> None:
-        """Apply grace expiries and ready timeouts when they fall due (runs until the
-        room is closed)."""
+        """Apply grace expiries, ready timeouts and poll durations when they fall due,
+        and send the coalesced ``poll_results`` (runs until the room is closed)."""
         with self.cancel_scope:
             while True:
                 deadline = self.room.next_deadline_ms()
@@ -98,9 +106,34 @@ class LiveRoom:
                     delay_s = max(0.0, (deadline - self.server.now_ms()) / 1000.0)
                     with trio.move_on_after(delay_s):
                         await self._wake.wait()
-                events = self.room.expire(self.server.now_ms())
+                now = self.server.now_ms()
+                events = self.room.expire(now)
                 if events:
                     self.broadcast(events)
+                for results in self.room.due_poll_results(now):
+                    self.send_all(
+                        EncodedMessage(results),
+                        coalesce_key=f"{COALESCE_POLL}{results['poll_id']}",
+                    )
+                if any(isinstance(e, ev.PollClosed) for e in events):
+                    await self._store_closed_polls(events)
+                rows = self.room.reactions.take_due(now)
+                if rows:
+                    await self._store_reactions(rows)
+
+    async def _store_reactions(self, rows: list[dict[str, Any]]) -> None:
+        try:
+            await store_reactions(self.server, rows)
+        except Exception:
+            # Lost from the timeline, not from anyone's screen: they were shown.
+            logger.exception("room %s: storing %d reactions failed", self.code, len(rows))
+
+    async def _store_closed_polls(self, events: list[ev.RoomEvent]) -> None:
+        try:
+            await store_closed_polls(self, events)
+        except Exception:
+            # The room's timers must go on; the closed poll stays in the room's state.
+            logger.exception("room %s: storing closed polls failed", self.code)
 
     def resync_message(self) -> EncodedMessage:
         """A ``state`` message with ``resync: true`` and the recent chat, for a member
@@ -147,4 +180,10 @@ def chat_message_public(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-__all__ = ["COALESCE_PLAYBACK", "COALESCE_STATS", "LiveRoom", "chat_message_public"]
+__all__ = [
+    "COALESCE_PLAYBACK",
+    "COALESCE_POLL",
+    "COALESCE_STATS",
+    "LiveRoom",
+    "chat_message_public",
+]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from sync_server.chat_writer import ChatWriter
 from sync_server.config import Config
 from sync_server.connection import Connection, handle_socket
 from sync_server.live_room import COALESCE_STATS, LiveRoom, chat_message_public
+from sync_server.reactions import store_reactions
 from sync_server.transport import open_listeners, serve_listeners
 
 logger = logging.getLogger(__name__)
@@ -95,6 +97,8 @@ class SyncServer:
             min_lead_ms=config.min_lead_ms,
             max_lead_ms=config.max_lead_ms,
             max_chat_chars=config.max_chat_chars,
+            reaction_rate_per_s=config.reaction_rate_per_s,
+            reaction_burst=config.reaction_burst,
         )
         self.port: int | None = None
         #: Names this run of the server in session tokens: the events a session saw
@@ -248,6 +252,16 @@ class SyncServer:
         self.counters["snapshots_written"] += len(snaps)
         return len(snaps)
 
+    async def store_pending_reactions(self) -> int:
+        """Store every room's reactions that wait for their room timer (at shutdown,
+        so none is lost); returns how many were stored."""
+        rows = [
+            row for live in self.rooms.values() for row in live.room.reactions.take_due(math.inf)
+        ]
+        if not rows:
+            return 0
+        return await store_reactions(self, rows)
+
     async def _restore(self) -> None:
         snaps = await self.db.read(room_store.load_room_snapshots)
         now = self.now_ms()
@@ -396,6 +410,10 @@ class SyncServer:
                     logger.info("sync server stopped; %d rooms written", written)
                 except Exception:
                     logger.exception("final snapshot failed")
+                try:
+                    await self.store_pending_reactions()
+                except Exception:
+                    logger.exception("storing the last reactions failed")
 
 
 async def open_server_secret(config: Config, db: data.Database, now_ms: float) -> str:

@@ -172,3 +172,40 @@ async def test_join_requests_reach_the_host_and_the_owner_only(control, srv):
             "nosuchroom", user_id="a" * 32, display_name="D", requested_at_ms=1.0
         )
     assert missing.value.code == "room_not_found"
+
+
+async def test_polls_through_interact(control, srv):
+    room = await control.create_room(name="Polls", owner_user_id="owner", media=MEDIA)
+    code = room["code"]
+    async with srv.client(code, "bob") as bob:
+        opened = await control.interact(
+            code,
+            user_id="owner",
+            name="Owner",
+            action={"type": "poll_create", "question": "Q?", "options": ["a", "b"]},
+        )
+        poll_id = opened["poll"]["id"]
+        assert opened["poll"]["created_by_name"] == "Owner"
+        assert (await bob.wait_for("poll_opened"))["seq"] == opened["seq"]
+        vote = {"type": "poll_vote", "poll_id": poll_id, "choices": [1]}
+        assert await control.interact(code, user_id="u2", name="U2", action=vote) == {
+            "poll_id": poll_id,
+            "choices": [1],
+        }
+        await bob.wait_for("poll_results", lambda m: m["results"]["counts"] == [0, 1])
+        # A stranger acts as a viewer: it may not close the owner's poll.
+        close = {"type": "poll_close", "poll_id": poll_id}
+        with pytest.raises(ControlError) as refused:
+            await control.interact(code, user_id="u2", name="U2", action=close)
+        assert refused.value.code == "forbidden"
+        closed = await control.interact(code, user_id="owner", name="Owner", action=close)
+        assert closed["poll"]["results"]["counts"] == [0, 1]
+        for action, code_ in (
+            (vote, "poll_closed"),
+            ({**vote, "poll_id": poll_id + 99}, "not_found"),
+            ({"type": "poll_vote", "poll_id": "x", "choices": []}, "invalid_message"),
+            ({"type": "play"}, "invalid_message"),
+        ):
+            with pytest.raises(ControlError) as info:
+                await control.interact(code, user_id="owner", name="Owner", action=action)
+            assert info.value.code == code_, action

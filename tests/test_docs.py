@@ -299,9 +299,27 @@ async def observe_live_messages(tmp_path: Path) -> list[dict[str, Any]]:
                 await b.send(
                     {"type": "chat_edit", "id": "c2", "message_id": message_id, "text": "hey"}
                 )
+                # The edit is applied before the delete (two connections: no order).
+                await b.wait_for("ack", request_id="c2")
                 await a.send({"type": "chat_delete", "id": "c3", "message_id": message_id})
                 await b.send({"type": "typing", "id": "ty", "typing": True})
                 await b.send({"type": "reaction", "id": "re", "emoji": "🎉"})
+                await a.send(
+                    {"type": "poll_create", "id": "pc", "question": "Go?", "options": ["y", "n"]}
+                )
+                poll_id = (await a.wait_for("ack", request_id="pc"))["poll_id"]
+                await b.send({"type": "poll_vote", "id": "pv", "poll_id": poll_id, "choices": [0]})
+                await b.wait_for("poll_results")
+                await a.send({"type": "poll_close", "id": "px", "poll_id": poll_id})
+                await b.send({"type": "get_reaction_timeline", "id": "rt"})
+                await b.wait_for("reaction_timeline")
+                await b.send(
+                    {"type": "queue_add", "id": "qa", "media": {"url": "https://example.org/n.mp4"}}
+                )
+                await b.wait_for("queue_changed")
+                await a.send({"type": "mute", "id": "mu", "participant_id": bob, "duration_s": 60})
+                await b.wait_for("moderation")
+                await a.send({"type": "unmute", "id": "um", "participant_id": bob})
                 await a.send(
                     {"type": "update_settings", "id": "us", "settings": {"chat_enabled": False}}
                 )

@@ -22,7 +22,8 @@ RELEASED_SHA256 = {
     ),
     "m0003_videos.py": "8154478882ff9f15331439cbd422af68781344ea7fefa963511d0dee20c94839",
     "m0004_groups.py": "aab51450d1a30a17bcf4f0de6a3dfc1ec81ac0dcb0be43209f8fd003f95d72ba",
-    "m0005_events.py": "26fb0aa5da0e6c233f8136bb37b35f0378d592909fa31f74d20a304804cc426a",
+    "m0005_interactive.py": "9a3d974a4dd4e01e90bf51fcb581c75150dd60db659174244f4cea5f5dd62c99",
+    "m0006_events.py": "5260eae703a461ce29b82d4756c6b36dcbee46181ecf6e9a66b5c5f86a0df4fd",
 }
 
 

@@ -472,6 +472,16 @@ async def test_every_server_message_type_is_produced(db_path, encoding):
             await b.delete_chat(mid)
             await b.request({"type": "typing", "typing": True})
             await b.request({"type": "reaction", "emoji": "👍"})
+            poll = await a.request(
+                {"type": "poll_create", "question": "Go on?", "options": ["yes", "no"]}
+            )
+            await b.request({"type": "poll_vote", "poll_id": poll["poll_id"], "choices": [0]})
+            await b.wait_for("poll_results")
+            await a.request({"type": "poll_close", "poll_id": poll["poll_id"]})
+            seen.add((await b.request({"type": "get_reaction_timeline"}))["type"])
+            await b.request({"type": "queue_add", "media": {"url": "https://example.org/n.mp4"}})
+            await a.request({"type": "mute", "participant_id": b.participant_id})
+            await a.request({"type": "unmute", "participant_id": b.participant_id})
             await a.request({"type": "update_settings", "settings": {"control": "everyone"}})
             # A request to join pushed by the web app reaches the host.
             await LocalRoomControl(srv.server).notify_join_request(

@@ -61,6 +61,15 @@ SETTINGS = {
     "chat_enabled": True,
     "wait_for_everyone": False,
     "allow_guests": True,
+    "polls": "cohosts",
+    "voteskip_ratio": 0.5,
+    "slow_mode_s": 0.0,
+    "permissions": {
+        "mute": "moderator",
+        "ban": "cohost",
+        "slow_mode": "moderator",
+        "delete_chat": "moderator",
+    },
 }
 
 
@@ -103,6 +112,46 @@ def chat(**changes: Any) -> dict[str, Any]:
         "text": "this scene!",
         "sent_at_ms": 1_767_225_730_512,
         "edited_at_ms": None,
+    }
+    body.update(changes)
+    return body
+
+
+QUEUE_ITEM = {
+    "id": 4,
+    "media": {
+        "url": "https://example.org/media/sintel.mp4",
+        "title": "Sintel",
+        "duration_s": 888.0,
+    },
+    "added_by": BOB,
+    "added_by_name": "Bob",
+    "added_at_ms": T0 + 160_000.0,
+}
+QUEUE = {"version": 8, "items": [QUEUE_ITEM], "skip_votes": 0, "skip_needed": 1}
+EMPTY_QUEUE = {"version": 0, "items": [], "skip_votes": 0, "skip_needed": 1}
+
+
+def poll(**changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": 77,
+        "question": "Next film?",
+        "options": ["Sintel", "Tears of Steel", "Cosmos Laundromat"],
+        "multiple": False,
+        "anonymous": False,
+        "created_by": ALICE,
+        "created_by_name": "Alice",
+        "created_at_ms": T0 + 140_000.0,
+        "closes_at_ms": T0 + 200_000.0,
+        "closed": False,
+        "closed_at_ms": None,
+        "close_reason": None,
+        "closed_by": None,
+        "results": {
+            "counts": [1, 0, 0],
+            "voter_count": 1,
+            "voters": [[{"participant_id": BOB, "user_id": "42", "name": "Bob"}], [], []],
+        },
     }
     body.update(changes)
     return body
@@ -193,6 +242,35 @@ CLIENT: dict[str, dict[str, Any]] = {
     },
     "set_role": {"type": "set_role", "id": 21, "participant_id": BOB, "role": "cohost"},
     "kick": {"type": "kick", "id": 22, "participant_id": BOB},
+    "poll_create": {
+        "type": "poll_create",
+        "id": 25,
+        "question": "Next film?",
+        "options": ["Sintel", "Tears of Steel", "Cosmos Laundromat"],
+        "multiple": False,
+        "anonymous": False,
+        "duration_s": 60.0,
+    },
+    "poll_vote": {"type": "poll_vote", "id": 26, "poll_id": 77, "choices": [1]},
+    "poll_close": {"type": "poll_close", "id": 27, "poll_id": 77},
+    "get_reaction_timeline": {"type": "get_reaction_timeline", "id": 28},
+    "queue_add": {
+        "type": "queue_add",
+        "id": 29,
+        "media": {
+            "url": "https://example.org/media/sintel.mp4",
+            "title": "Sintel",
+            "duration_s": 888.0,
+        },
+    },
+    "queue_move": {"type": "queue_move", "id": 30, "item_id": 4, "to_index": 0, "version": 7},
+    "queue_remove": {"type": "queue_remove", "id": 31, "item_id": 4},
+    "queue_skip": {"type": "queue_skip", "id": 32},
+    "mute": {"type": "mute", "id": 34, "participant_id": BOB, "duration_s": 600.0},
+    "unmute": {"type": "unmute", "id": 35, "participant_id": BOB},
+    "ban": {"type": "ban", "id": 36, "participant_id": BOB, "duration_s": 86400.0},
+    "unban": {"type": "unban", "id": 37, "key": "user:42"},
+    "vote_skip": {"type": "vote_skip", "id": 33},
     "get_state": {"type": "get_state", "id": 23},
     "get_participants": {"type": "get_participants", "id": 24},
 }
@@ -212,9 +290,12 @@ SERVER: dict[str, dict[str, Any]] = {
         "chat": [
             chat(participant_id="Qw7_pL2x", name="Carol", user_id=None, text="hi all", id=1041)
         ],
+        "poll_votes": [{"poll_id": 77, "choices": [0]}],
         "web_url": "https://watch.example.org",
         "room": dict(ROOM),
         "participants": [participant(ALICE, "Alice", "host")],
+        "polls": [poll()],
+        "queue": dict(EMPTY_QUEUE),
         "playback": playback(paused=True, position_s=0.0, server_time_ms=T0 - 3_600_000.0, seq=0),
         "seq": 3,
         "limits": {
@@ -263,6 +344,58 @@ SERVER: dict[str, dict[str, Any]] = {
         "server_recv_ms": T0 + 120_019.5,
         "server_send_ms": T0 + 120_019.625,
     },
+    "ack_poll_create": {"type": "ack", "request_id": 25, "poll_id": 77, "seq": 45},
+    "ack_poll_vote": {"type": "ack", "request_id": 26, "poll_id": 77, "choices": [1]},
+    "poll_opened": {"type": "poll_opened", "seq": 45, "poll": poll()},
+    "poll_results": {
+        "type": "poll_results",
+        "poll_id": 77,
+        "results": {
+            "counts": [1, 1, 0],
+            "voter_count": 2,
+            "voters": [
+                [{"participant_id": BOB, "user_id": "42", "name": "Bob"}],
+                [{"participant_id": ALICE, "user_id": None, "name": "Alice"}],
+                [],
+            ],
+        },
+        "server_time_ms": T0 + 150_250.0,
+    },
+    "poll_closed": {
+        "type": "poll_closed",
+        "seq": 46,
+        "poll": poll(
+            closed=True,
+            closed_at_ms=T0 + 200_000.0,
+            close_reason="expired",
+            results={"counts": [3, 5, 1], "voter_count": 9, "voters": None},
+            anonymous=True,
+        ),
+    },
+    "moderation": {
+        "type": "moderation",
+        "seq": 48,
+        "action": "mute",
+        "by": ALICE,
+        "participant_id": BOB,
+        "user_id": "42",
+        "until_ms": T0 + 770_000.0,
+    },
+    "queue_changed": {
+        "type": "queue_changed",
+        "seq": 47,
+        "action": "add",
+        "by": BOB,
+        "item_id": 4,
+        "queue": dict(QUEUE),
+    },
+    "reaction_timeline": {
+        "type": "reaction_timeline",
+        "request_id": 28,
+        "media_key": "url:https://example.org/media/big-buck-bunny.mp4",
+        "bucket_s": 1,
+        "counts": [[12, "😂", 3], [13, "😂", 7], [13, "🎉", 1], [131, "🎉", 2]],
+    },
     "ping_server": {"type": "ping", "nonce": 17, "server_time_ms": T0 + 130_000.25},
     "pong_server": {
         "type": "pong",
@@ -280,6 +413,8 @@ SERVER: dict[str, dict[str, Any]] = {
             participant(BOB, "Bob", "viewer", user_id="42", guest=False, rtt_ms=38.5),
         ],
         "playback": playback(),
+        "polls": [],
+        "queue": dict(QUEUE),
         "seq": 44,
     },
     "participants": {

@@ -26,7 +26,8 @@ from . import (
     m0002_accounts_and_access,
     m0003_videos,
     m0004_groups,
-    m0005_events,
+    m0005_interactive,
+    m0006_events,
 )
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,8 @@ RELEASED: tuple[ModuleType, ...] = (
     m0002_accounts_and_access,
     m0003_videos,
     m0004_groups,
-    m0005_events,
+    m0005_interactive,
+    m0006_events,
 )
 
 migrations = Migrations(MIGRATION_SET)

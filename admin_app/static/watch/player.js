@@ -420,3 +420,22 @@ export class PlayerController extends EventTarget {
     if (this.log.length > 200) this.log.shift();
   }
 }
+
+/** The duration of a media URL from its metadata, or null (after at most 5 s). */
+export function probeDuration(url) {
+  return new Promise((resolve) => {
+    const probe = document.createElement("video");
+    probe.preload = "metadata";
+    probe.muted = true;
+    const done = (value) => {
+      clearTimeout(timer);
+      probe.removeAttribute("src");
+      probe.load();
+      resolve(value);
+    };
+    const timer = setTimeout(() => done(null), 5000);
+    probe.addEventListener("loadedmetadata", () => done(Number.isFinite(probe.duration) ? probe.duration : null), { once: true });
+    probe.addEventListener("error", () => done(null), { once: true });
+    probe.src = url;
+  });
+}

@@ -62,6 +62,7 @@ const SLEEP_GAP_MS = 5_000;
 const EVENT_TYPES = new Set([
   "participant_joined", "participant_left", "participant_updated", "host_changed",
   "playback", "chat_message", "chat_edited", "chat_deleted", "settings_changed",
+  "poll_opened", "poll_closed", "queue_changed", "moderation",
 ]);
 
 /** Stores the resume session of a room in the tab's sessionStorage (PROTOCOL.md 11). */
@@ -128,6 +129,10 @@ export class SyncClient extends EventTarget {
     this.settings = {};
     this.roomInfo = null;
     this.chat = [];
+    this.polls = new Map(); // poll id -> poll (open and recently closed), with results
+    this.pollVotes = new Map(); // poll id -> our choices
+    this.queue = { version: 0, items: [], skip_votes: 0, skip_needed: 1 };
+    this.muted = new Set(); // participant ids seen muted (moderation events)
     this.limits = {};
     this.lastDriftMs = null; // as the server judged our last position report
     this.corrections = { seek: 0, rate: 0 };
@@ -232,6 +237,23 @@ export class SyncClient extends EventTarget {
     return control === "everyone";
   }
 
+  /** Whether we may open polls under the room's `polls` setting. */
+  canCreatePoll() {
+    const me = this.participants.get(this.participantId);
+    if (!me) return false;
+    const who = this.settings.polls || "cohosts";
+    if (me.role === "host") return true;
+    if (me.role === "cohost") return who !== "host";
+    return who === "everyone";
+  }
+
+  /** Whether we may close *poll*: its creator, the host or a co-host. */
+  canClosePoll(poll) {
+    const me = this.participants.get(this.participantId);
+    if (!me || poll.closed) return false;
+    return me.role === "host" || me.role === "cohost" || poll.created_by === this.participantId;
+  }
+
   /** Send a message as is (no answer expected). Returns false when not connected. */
   send(message) {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
@@ -269,6 +291,34 @@ export class SyncClient extends EventTarget {
   /** Play a library video (the server resolves its URL, title and duration). */
   changeMediaById(videoId) { return this.request({ type: "change_media", video_id: videoId }); }
   chatSend(text) { return this.request({ type: "chat_send", text }); }
+  /** Open a poll: {question, options, multiple, anonymous, duration_s}. */
+  pollCreate(poll) { return this.request({ type: "poll_create", ...poll }); }
+  /** Vote (or change the vote) in a poll; no choices withdraws it. */
+  async pollVote(pollId, choices) {
+    const ack = await this.request({ type: "poll_vote", poll_id: pollId, choices });
+    this.pollVotes.set(pollId, ack.choices);
+    this._emit("polls", { pollId });
+    return ack;
+  }
+  pollClose(pollId) { return this.request({ type: "poll_close", poll_id: pollId }); }
+  /** Queue a media ({url, title, duration_s}) at the end. */
+  queueAdd(media) { return this.request({ type: "queue_add", media }); }
+  queueRemove(itemId) { return this.request({ type: "queue_remove", item_id: itemId }); }
+  /** Move an item, as of the queue version we show (a stale one is refused). */
+  queueMove(itemId, toIndex) {
+    return this.request({ type: "queue_move", item_id: itemId, to_index: toIndex, version: this.queue.version });
+  }
+  queueSkip() { return this.request({ type: "queue_skip" }); }
+  mute(pid, durationS = null) {
+    return this.request(durationS ? { type: "mute", participant_id: pid, duration_s: durationS } : { type: "mute", participant_id: pid });
+  }
+  unmute(pid) { return this.request({ type: "unmute", participant_id: pid }); }
+  ban(pid) { return this.request({ type: "ban", participant_id: pid }); }
+  voteSkip() { return this.request({ type: "vote_skip" }); }
+  /** React at the room's position now (the server computes it). */
+  react(emoji) { return this.request({ type: "reaction", emoji }); }
+  /** Counts per second of the current media: {media_key, bucket_s, counts}. */
+  reactionTimeline() { return this.request({ type: "get_reaction_timeline" }); }
   typing(typing) { return this.send({ type: "typing", typing }); }
   bufferState(buffering) { return this.send({ type: "buffer_state", buffering }); }
 
@@ -619,6 +669,14 @@ export class SyncClient extends EventTarget {
       case "reaction":
         this._emit("reaction", msg);
         break;
+      case "poll_results": {
+        const poll = this.polls.get(msg.poll_id);
+        if (poll && !poll.closed) {
+          poll.results = msg.results;
+          this._emit("polls", { pollId: msg.poll_id });
+        }
+        break;
+      }
       case "join_request":
         // Someone asks to join this approval room (we are its host or owner).
         this._emit("joinrequest", msg);
@@ -635,6 +693,8 @@ export class SyncClient extends EventTarget {
         this._emit("playback", { state: this.playback, previous: null, action: "state", by: null });
         this._emit("participants");
         this._emit("settings");
+        this._emit("polls", { pollId: null });
+        this._emit("queue");
         break;
       default:
         break;
@@ -677,6 +737,7 @@ export class SyncClient extends EventTarget {
     // After a server crash the room's seq can be lower than ours: take the welcome's.
     this.seq = msg.seq;
     this.chat = Array.isArray(msg.chat) ? msg.chat.slice() : [];
+    this.pollVotes = new Map((msg.poll_votes || []).map((v) => [v.poll_id, v.choices]));
     this.sessions.save(this.session, this.seq);
     const ready = (this.estimator.estimate ? this.estimator.size : 0) >= 4;
     this._setConnection(ready ? "connected" : "syncing");
@@ -684,6 +745,8 @@ export class SyncClient extends EventTarget {
     this._emit("settings");
     this._emit("participants");
     this._emit("chat", { kind: "reset" });
+    this._emit("polls", { pollId: null });
+    this._emit("queue");
     this._emit("playback", { state: this.playback, previous: null, action: msg.resumed ? "resume_session" : "welcome", by: null });
   }
 
@@ -694,6 +757,9 @@ export class SyncClient extends EventTarget {
     this.roomInfo = msg.room;
     this.hostId = msg.room ? msg.room.host_id : null;
     this.settings = msg.room ? { ...msg.room.settings } : {};
+    // Servers before polls send no "polls": keep none.
+    this.polls = new Map((msg.polls || []).map((p) => [p.id, p]));
+    if (msg.queue) this.queue = msg.queue;
   }
 
   async _resync() {
@@ -748,6 +814,22 @@ export class SyncClient extends EventTarget {
       case "chat_deleted":
         this.chat = this.chat.filter((m) => m.id !== msg.message_id);
         this._emit("chat", { kind: "delete", messageId: msg.message_id });
+        break;
+      case "poll_opened":
+      case "poll_closed":
+        this.polls.set(msg.poll.id, msg.poll);
+        if (msg.type === "poll_closed") this.pollVotes.delete(msg.poll.id);
+        this._emit("polls", { pollId: msg.poll.id });
+        break;
+      case "queue_changed":
+        this.queue = msg.queue;
+        this._emit("queue", msg);
+        break;
+      case "moderation":
+        if (msg.participant_id && msg.action === "mute") this.muted.add(msg.participant_id);
+        if (msg.participant_id && msg.action === "unmute") this.muted.delete(msg.participant_id);
+        this._emit("moderation", msg);
+        this._emit("participants");
         break;
       default:
         break;

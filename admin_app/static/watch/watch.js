@@ -18,7 +18,11 @@ import {
   leaveRoomApi, pendingCreate, roomDetailApi, setPendingCreate, storedName, storedToken, storeName,
   storeToken, videosApi,
 } from "./identity.js";
-import { PlayerController, isAllowedMediaUrl } from "./player.js";
+import { PlayerController, isAllowedMediaUrl, probeDuration } from "./player.js";
+import { moderationButtons } from "./moderation.js";
+import { setupPolls } from "./polls.js";
+import { setupQueue } from "./queue.js";
+import { setupReactions } from "./reactions.js";
 import { CLOSE_FORBIDDEN, SessionStore, SyncClient } from "./sync.js";
 
 const $ = (id) => document.getElementById(id);
@@ -136,6 +140,7 @@ function renderParticipants() {
     if (p.id === client.participantId) badges.push(el("span", { text: "you", cls: "badge" }));
     if (!p.connected) badges.push(el("span", { text: "away", cls: "badge warn" }));
     if (p.buffering) badges.push(el("span", { text: "buffering", cls: "badge warn" }));
+    if (client.muted.has(p.id)) badges.push(el("span", { text: "muted", cls: "badge warn" }));
     const stats = el("span", {
       cls: "stats muted",
       text: `drift ${formatMs(p.drift_ms)} · rtt ${p.rtt_ms == null ? "–" : `${Math.round(p.rtt_ms)} ms`}`,
@@ -143,7 +148,7 @@ function renderParticipants() {
     return el(
       "li",
       { attrs: { "data-pid": p.id, "data-buffering": String(!!p.buffering), "data-connected": String(!!p.connected) } },
-      [el("span", { text: p.name, cls: "name" }), ...badges, stats],
+      [el("span", { text: p.name, cls: "name" }), ...badges, stats, moderationButtons(client, p)],
     );
   });
   list.replaceChildren(...items);
@@ -372,24 +377,6 @@ async function control(action) {
   }
 }
 
-/** The duration of a media URL from its metadata, or null (after at most 5 s). */
-function probeDuration(url) {
-  return new Promise((resolve) => {
-    const probe = document.createElement("video");
-    probe.preload = "metadata";
-    probe.muted = true;
-    const done = (value) => {
-      clearTimeout(timer);
-      probe.removeAttribute("src");
-      probe.load();
-      resolve(value);
-    };
-    const timer = setTimeout(() => done(null), 5000);
-    probe.addEventListener("loadedmetadata", () => done(Number.isFinite(probe.duration) ? probe.duration : null), { once: true });
-    probe.addEventListener("error", () => done(null), { once: true });
-    probe.src = url;
-  });
-}
 
 function roomPosition() {
   const s = client.playback;
@@ -487,6 +474,7 @@ function ensureClient() {
   });
   client.addEventListener("settings", renderRoom);
   client.addEventListener("participants", renderParticipants);
+  client.addEventListener("settings", renderParticipants); // the permission table
   client.addEventListener("participants", onParticipantsForRequests);
   client.addEventListener("welcome", () => {
     requests.wasHost = false;
@@ -496,6 +484,9 @@ function ensureClient() {
   client.addEventListener("chat", (e) => renderChat(e.detail));
   client.addEventListener("typing", (e) => renderTyping(e.detail));
   client.addEventListener("playback", renderPlayback);
+  setupPolls(client);
+  setupReactions(client, video);
+  setupQueue(client);
   client.addEventListener("tokenrejected", forgetToken);
   client.addEventListener("servererror", (e) => {
     // A refused hello is told by the close that follows (and a password or approval
