@@ -35,7 +35,7 @@ async def staff(web: WebHandle, name: str = "Staff") -> dict[str, Any]:
     return session
 
 
-def parse_ics(body: bytes) -> list[icalendar.Event]:
+def parse_ics(body: bytes) -> list[Any]:
     """The VEVENTs of an iCalendar body, parsed back with ``icalendar``."""
     calendar = icalendar.Calendar.from_ical(body)
     assert str(calendar["VERSION"]) == "2.0"
