@@ -5,7 +5,8 @@ OpenAPI); then every domain of :data:`DOMAINS` registers its blueprints: ``auth`
 (accounts and tokens), ``rooms``, ``health``, ``docs`` (the API reference page),
 ``videos`` (the video library, its comments, and accounts' premium flag), ``groups``
 (social groups, ``/api/social/``), ``interactive`` (polls, reactions, queue and
-moderation in a room), ``events`` (scheduled watch parties, their reminders and
+moderation in a room), ``notifications`` (in-app, email and Web Push, with
+its delivery worker), ``events`` (scheduled watch parties, their reminders and
 calendars) and ``pages`` (the browser pages). The OpenAPI document of every
 ``/api/`` route is at ``/api/openapi.json`` (quart-schema).
 """
@@ -18,13 +19,24 @@ from types import ModuleType
 from typing import Any
 
 from argon2 import PasswordHasher
-from quart_schema import Info, QuartSchema
+from quart_schema import Info, QuartSchema, Tag
 from quart_trio import QuartTrio
 
 from data import Database
 from protocol.control import RoomControl
 
-from . import auth, docs, events, groups, health, interactive, pages, rooms, videos
+from . import (
+    auth,
+    docs,
+    events,
+    groups,
+    health,
+    interactive,
+    notifications,
+    pages,
+    rooms,
+    videos,
+)
 from .core.asgi import KeepAliveHTTPConnection
 from .core.caller import register_auth_check
 from .core.errors import register_error_handlers
@@ -45,8 +57,24 @@ DOMAINS: tuple[ModuleType, ...] = (
     videos,
     groups,
     interactive,
+    notifications,
     events,
     pages,
+)
+
+#: The sections (tags) of the API reference, in the order a newcomer needs them:
+#: Swagger UI shows them in the order of the document's ``tags`` list.
+TAG_ORDER: tuple[tuple[str, str], ...] = (
+    ("auth", "Accounts and tokens. Start here: `POST /api/auth/guest/` gives a token."),
+    ("rooms", "Create and join rooms, control their playback, read their chat."),
+    ("videos", "The video library: upload, list, stream, download, like."),
+    ("comments", "Comments on videos, with replies and likes."),
+    ("interactive", "In a room: polls, reactions on the timeline, the shared queue, moderation."),
+    ("groups", "Social groups: members and roles, invitations, join requests, posts."),
+    ("events", "Watch parties planned ahead: answers, invitations, reminders, calendars."),
+    ("notifications", "In-app notifications, preferences, Web Push subscriptions."),
+    ("health", "Whether the server and its sync server answer."),
+    ("admin", "Administration (admins only)."),
 )
 
 
@@ -106,6 +134,7 @@ def create_app(
         security_schemes={
             "bearerAuth": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}
         },
+        tags=[Tag(name=name, description=text) for name, text in TAG_ORDER],
         openapi_provider_class=ApiOnlyProvider,
     )
     register_hooks(app)

@@ -1,5 +1,5 @@
-"""Room entry rules and memberships (public or private rooms, entered
-openly, with a password, or after the host's approval).
+"""Room entry rules and memberships (as in StreamIt: public or private rooms,
+entered openly, with a password, or after the host's approval).
 
 A room without a ``room_access`` row (one created on the sync socket, or the demo
 room) is public and open. Every function takes a ``sqlite_utils.Database`` first and

@@ -1,5 +1,5 @@
-"""Comments on videos, with one level of replies and likes (seeds/000 task 1,
-seeds/001 item 1).
+"""Comments on videos, with one level of replies and likes (as in
+Watch Party).
 
 Threads are two levels deep: a comment on a video, and replies to it. A reply to a
 reply joins the same thread: it is stored as a reply to the thread's first comment

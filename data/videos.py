@@ -1,5 +1,5 @@
 """The video library: videos, likes, downloads, the premium flag, and what a room may
-play (seeds/000 tasks 2-3, seeds/001 items 2-3). Comments are in
+play (as in Watch Party). Comments are in
 :mod:`data.video_comments`.
 
 Every function takes a ``sqlite_utils.Database`` first and is meant to run inside
@@ -331,7 +331,7 @@ def toggle_like(
 ) -> LikeState:
     """Like or dislike a video; the same reaction again takes it back.
 
-    Seeds/000 task 2: one reaction per account and video (the primary key), a like
+    As in Watch Party: one reaction per account and video (the primary key), a like
     replaces a dislike and the reverse. The counts are recomputed in the same
     transaction, so they are right however many toggles run at once.
 

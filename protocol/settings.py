@@ -25,6 +25,9 @@ class Setting:
         help: One line for ``--help`` and the docs.
         minimum: Smallest allowed value for numbers, or ``None``.
         maximum: Largest allowed value for numbers, or ``None``.
+        applies_to: Which server reads it: ``"sync"``, ``"web"`` or ``"both"``. The
+            ``serve-sync`` and ``serve-web`` commands offer flags only for theirs
+            (:data:`WEB_ONLY`, :data:`BOTH` say which are which).
     """
 
     name: str
@@ -33,6 +36,57 @@ class Setting:
     help: str
     minimum: float | None = None
     maximum: float | None = None
+
+    @property
+    def applies_to(self) -> str:
+        if self.name in WEB_ONLY:
+            return "web"
+        return "both" if self.name in BOTH else "sync"
+
+
+#: Settings only the web app reads (``serve-web``; ``serve`` passes them on).
+WEB_ONLY = frozenset(
+    {
+        "web_host",
+        "web_port",
+        "sync_url",
+        "public_sync_url",
+        "cors_origins",
+        "access_token_ttl_s",
+        "refresh_token_ttl_s",
+        "auth_rate_limit_per_min",
+        "max_request_bytes",
+        "media_dir",
+        "max_upload_bytes",
+        "ffprobe_path",
+        "media_token_ttl_s",
+        "smtp_host",
+        "smtp_port",
+        "smtp_security",
+        "smtp_user",
+        "smtp_password",
+        "smtp_from",
+        "smtp_timeout_s",
+        "notification_max_attempts",
+        "notification_retry_base_s",
+        "notification_retention_s",
+        "push_subject",
+        "push_allow_loopback",
+    }
+)
+#: Settings both servers read; every other one is the sync server's alone.
+BOTH = frozenset(
+    {
+        "port",
+        "db",
+        "db_read_connections",
+        "secret_key",
+        "log_level",
+        "log_format",
+        "allow_guests",
+        "max_chat_chars",
+    }
+)
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -105,6 +159,47 @@ SETTINGS: tuple[Setting, ...] = (
         "s",
         "Lifetime of a signed ?token= link to a private video's stream or download.",
         1.0,
+    ),
+    Setting("smtp_host", "", "", "SMTP server for email notifications; empty: email is off."),
+    Setting("smtp_port", 587, "", "TCP port of the SMTP server.", 1, 65535),
+    Setting("smtp_security", "starttls", "", "SMTP connection security: none, starttls or tls."),
+    Setting("smtp_user", "", "", "SMTP user name; empty: no authentication."),
+    Setting("smtp_password", "", "", "SMTP password (with smtp_user)."),
+    Setting("smtp_from", "", "", "From address of emails; empty: watchparty@<this host's name>."),
+    Setting("smtp_timeout_s", 30.0, "s", "Timeout of one SMTP connection and each command.", 1.0),
+    Setting(
+        "notification_max_attempts",
+        6,
+        "",
+        "Attempts at one email or push delivery before it is marked failed.",
+        1,
+        50,
+    ),
+    Setting(
+        "notification_retry_base_s",
+        30.0,
+        "s",
+        "Wait before the first retry of a failed delivery; doubles each time (at most 1 h).",
+        0.0,
+    ),
+    Setting(
+        "notification_retention_s",
+        7_776_000.0,
+        "s",
+        "Notifications older than this are deleted with their delivery records; 0: kept.",
+        0.0,
+    ),
+    Setting(
+        "push_subject",
+        "",
+        "",
+        "VAPID contact (mailto: or https: URL) sent to push services; empty: from smtp_from.",
+    ),
+    Setting(
+        "push_allow_loopback",
+        False,
+        "",
+        "Accept http:// push endpoints on 127.0.0.1 (tests and local push services only).",
     ),
     Setting("log_level", "INFO", "", "Log level: DEBUG, INFO, WARNING or ERROR."),
     Setting("log_format", "text", "", "Log format: text or json (one JSON object a line)."),

@@ -19,13 +19,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from protocol.errors import WatchpartyError
-from protocol.settings import SETTINGS, Setting
+from protocol.settings import BOTH, SETTINGS, WEB_ONLY, Setting
 
 ENV_PREFIX = "WATCHPARTY_"
 
 __all__ = [
+    "BOTH",
     "ENV_PREFIX",
     "SETTINGS",
+    "WEB_ONLY",
     "Config",
     "ConfigError",
     "Setting",
@@ -66,6 +68,18 @@ class Config:
     ffprobe_path: str = "ffprobe"
     event_banner_max_bytes: int = 1_048_576
     media_token_ttl_s: float = 21_600.0
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = ""
+    smtp_timeout_s: float = 30.0
+    notification_max_attempts: int = 6
+    notification_retry_base_s: float = 30.0
+    notification_retention_s: float = 7_776_000.0
+    push_subject: str = ""
+    push_allow_loopback: bool = False
     log_level: str = "INFO"
     log_format: str = "text"
     demo: bool = True
@@ -137,12 +151,37 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         raise ConfigError(f"setting 'log_format' in {source} must be text or json, got {value!r}")
     if name == "secret_key" and value and len(value.encode()) < 32:
         raise ConfigError(f"setting 'secret_key' in {source} must be at least 32 bytes")
+    if name == "sync_url" and value and not _is_base_url(value, ("ws", "wss")):
+        raise ConfigError(
+            f"setting 'sync_url' in {source} must be a ws(s) URL such as "
+            f"ws://127.0.0.1:8765/control, got {value!r}"
+        )
+    if name == "smtp_security" and value not in ("none", "starttls", "tls"):
+        raise ConfigError(
+            f"setting 'smtp_security' in {source} must be none, starttls or tls, got {value!r}"
+        )
+    if name == "smtp_from" and value and not _is_email_address(value):
+        raise ConfigError(
+            f"setting 'smtp_from' in {source} must be an address such as "
+            f"watchparty@example.org, got {value!r}"
+        )
+    if name == "push_subject" and value and not value.startswith(("mailto:", "https://")):
+        raise ConfigError(
+            f"setting 'push_subject' in {source} must be a mailto: or https:// URL "
+            f"(RFC 8292 section 2.1), got {value!r}"
+        )
     if name == "public_web_url" and value and not _is_base_url(value, ("http", "https")):
         raise ConfigError(
             f"setting 'public_web_url' in {source} must be an http(s) URL such as "
             f"https://watch.example.org, got {value!r}"
         )
     return value
+
+
+def _is_email_address(value: str) -> bool:
+    """Whether *value* is a bare address ``local@domain`` (no display name, no spaces)."""
+    local, at, domain = value.partition("@")
+    return bool(at and local and "." in domain.strip(".") and not any(c.isspace() for c in value))
 
 
 def _is_base_url(value: str, schemes: tuple[str, ...]) -> bool:
@@ -175,6 +214,20 @@ def load_config(
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
 ) -> Config:
+    """Build the configuration; see :func:`load_config_with_sources`.
+
+    Raises:
+        ConfigError: as :func:`load_config_with_sources`.
+    """
+    return load_config_with_sources(toml_path=toml_path, environ=environ, overrides=overrides)[0]
+
+
+def load_config_with_sources(
+    *,
+    toml_path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> tuple[Config, dict[str, str]]:
     """Build the configuration: defaults, then the TOML file, then the environment,
     then *overrides* (the command-line flags that were given).
 
@@ -183,11 +236,17 @@ def load_config(
     *toml_path*, the file named by the ``WATCHPARTY_CONFIG`` environment variable is
     read, if set.
 
+    Returns:
+        The configuration, and for each setting where its value came from:
+        ``"default"``, ``"config file PATH"``, ``"environment variable WATCHPARTY_X"``
+        or ``"--flag"`` (the last source that set it).
+
     Raises:
         ConfigError: for an unreadable file, an unknown key or a bad value, naming
             the key and where it came from.
     """
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {s.name: "default" for s in SETTINGS}
     env = os.environ if environ is None else environ
     if toml_path is None and env.get(ENV_PREFIX + "CONFIG"):
         toml_path = env[ENV_PREFIX + "CONFIG"]
@@ -209,15 +268,18 @@ def load_config(
             data = data["watchparty"]
         for key, value in data.items():
             values[key] = _coerce(key, value, f"config file {toml_path}")
+            sources[key] = f"config file {toml_path}"
     for key, raw in env.items():
         if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
             continue
         name = key[len(ENV_PREFIX) :].lower()
         values[name] = _coerce(name, raw, f"environment variable {key}")
+        sources[name] = f"environment variable {key}"
     for key, value in (overrides or {}).items():
         if value is not None:
             values[key] = _coerce(key, value, f"--{key.replace('_', '-')}")
-    return Config(**values)
+            sources[key] = f"--{key.replace('_', '-')}"
+    return Config(**values), sources
 
 
 def config_fields() -> list[str]:

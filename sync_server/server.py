@@ -11,9 +11,13 @@ from __future__ import annotations
 import gc
 import logging
 import math
+import os
 import secrets
+import socket
 import time
+import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import trio
@@ -21,6 +25,7 @@ import trio
 import data
 from data import chat as chat_store
 from data import rooms as room_store
+from data import running
 from data import secrets as secret_store
 from protocol.admission import validate_new_room
 from protocol.errors import CLOSE_GOING_AWAY, CLOSE_ROOM_CLOSED, E_SERVER_FULL, ProtocolError
@@ -439,11 +444,19 @@ async def serve_sync(
     Follows the nursery-start protocol: ``server = await nursery.start(serve_sync,
     config)`` returns once it listens; ``server.port`` is the bound port.
 
+    While it runs, the server keeps a row in ``running_servers`` fresh (every
+    :data:`data.running.BEAT_INTERVAL_S` seconds, the first before it reports started),
+    so that offline commands such as ``watchparty cleanup-rooms`` know it runs; the row
+    is deleted after the final snapshot.
+
     Args:
         config: Settings.
         db: An open database; when ``None`` the one at ``config.db`` is opened (in a
             worker thread) and closed on exit.
         clock: Server clock (Unix epoch milliseconds); for tests.
+
+    Raises:
+        OSError: the listening address cannot be bound (maybe inside an exception group).
 
     Error handling:
         A failure in one connection closes that connection (1011) and is logged; it
@@ -459,10 +472,49 @@ async def serve_sync(
     try:
         server = SyncServer(config, db, secret="", clock=clock)
         server.secret = await open_server_secret(config, db, server.now_ms())
-        await server.run(task_status=task_status)
+        server_id = uuid.uuid4().hex
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(server.run)
+                host = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host
+                url = f"ws://{host}:{server.port}/ws"
+                await nursery.start(_beat_while_running, db, server_id, url)
+                task_status.started(server)
+        finally:
+            # server.run has written its rooms: only now may offline commands change them.
+            with trio.CancelScope(shield=True):
+                try:
+                    await db.write(running.forget, server_id)
+                except Exception:
+                    logger.exception("could not remove this server from running_servers")
     finally:
         if own_db:
             db.close()
+
+
+async def _beat_while_running(
+    db: data.Database,
+    server_id: str,
+    url: str,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Keep this process's row in ``running_servers`` fresh (see :mod:`data.running`);
+    reports started after the first beat. Times are wall-clock Unix epoch milliseconds,
+    which offline commands compare with their own clock."""
+    beat = partial(
+        running.beat,
+        server_id=server_id,
+        pid=os.getpid(),
+        hostname=socket.gethostname(),
+        url=url,
+        started_at_ms=int(time.time() * 1000),
+    )
+    while True:
+        await db.write(partial(beat, now_ms=int(time.time() * 1000)))
+        task_status.started()
+        task_status = trio.TASK_STATUS_IGNORED
+        await trio.sleep(running.BEAT_INTERVAL_S)
 
 
 __all__ = ["CLOSE_GOING_AWAY", "LiveRoom", "ServerClock", "SyncServer", "serve_sync"]

@@ -1,5 +1,5 @@
 """Idle rooms: deleted by the running server after room_idle_ttl_s, or offline by
-`watchparty cleanup-rooms` (seeds/003 cleanup_rooms --hours --dry-run)."""
+`watchparty cleanup-rooms` (as SyncPlay Backend's cleanup_rooms --hours --dry-run)."""
 
 from __future__ import annotations
 

@@ -23,7 +23,11 @@ RELEASED_SHA256 = {
     "m0003_videos.py": "8154478882ff9f15331439cbd422af68781344ea7fefa963511d0dee20c94839",
     "m0004_groups.py": "aab51450d1a30a17bcf4f0de6a3dfc1ec81ac0dcb0be43209f8fd003f95d72ba",
     "m0005_interactive.py": "9a3d974a4dd4e01e90bf51fcb581c75150dd60db659174244f4cea5f5dd62c99",
-    "m0006_events.py": "5260eae703a461ce29b82d4756c6b36dcbee46181ecf6e9a66b5c5f86a0df4fd",
+    "m0006_running_servers.py": (
+        "9565e9d3f7f88ae7cc9cb57b75d139d7867932605791c511a8703d6be98e03a0"
+    ),
+    "m0007_notifications.py": "723097821efa44ff1b7fb3c587b923756a720b293cca47c8bff7c7ab070d8568",
+    "m0008_events.py": "60a6931d6961725f14442e82f323e28e9d08220f76807a6662e87fc4d87e8e0f",
 }
 
 

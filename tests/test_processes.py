@@ -124,6 +124,7 @@ async def test_one_process_runs_both_servers_and_stops_on_sigterm(tmp_path):
         code = await exercise(f"http://127.0.0.1:{web_port}", f"ws://127.0.0.1:{sync_port}/ws")
     log = (tmp_path / "serve.log").read_text()
     assert "received SIGTERM" in log
+    assert "ffprobe" not in log  # installed (the README's test command installs ffmpeg)
     assert "sync server stopped" in log
     assert code in await stored_rooms(db)
 
@@ -148,10 +149,14 @@ async def test_two_processes_share_one_database(tmp_path):
             str(web_port),
             "--sync-url",
             f"ws://127.0.0.1:{sync_port}/control",
-            "--public-sync-url",
-            f"ws://127.0.0.1:{sync_port}/ws",
             log=tmp_path / "web.log",
         ):
             code = await exercise(f"http://127.0.0.1:{web_port}", f"ws://127.0.0.1:{sync_port}/ws")
+            # Without --public-sync-url, clients are sent to the port of --sync-url.
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{web_port}") as http:
+                detail = (await http.get(f"/api/rooms/{code}/")).json()
+                assert detail["sync_url"] == f"ws://127.0.0.1:{sync_port}/ws"
+                page = (await http.get(f"/watch/{code}")).text
+                assert f'data-sync-url="ws://127.0.0.1:{sync_port}/ws"' in page
     assert code in await stored_rooms(db)
     assert "received SIGTERM" in (tmp_path / "web.log").read_text()

@@ -650,3 +650,94 @@ def _page_clock(browser: Browser, base: str, samples: list[Any], server_ms: floa
         }""",
         [samples, server_ms],
     )
+
+
+# --- the first look at 1280x800 ---------------------------------------------------------
+async def test_the_watch_page_at_1280x800(db_path: Path, tmp_path: Path) -> None:
+    """Before joining a quiet placeholder, not a black box; after joining the host sees
+    Play without scrolling; both round-trip figures say what they are; reactions, and
+    editing and deleting one's own message, from the page. Screenshots in *tmp_path*."""
+    async with open_stack(db_path, stats_interval_s=1.0) as stack:
+        await stack.server.create_room(
+            ROOM, "Movie night", settings={"control": "host"}, media=DEMO_MEDIA
+        )
+        await stack.server.create_room("empty-room", "Nothing chosen yet")
+        await run_in_browser(_first_look, stack.base_url, tmp_path)
+
+
+def _first_look(browser: Browser, base: str, out: Path) -> None:
+    expect = _expect()
+    alice, bob = browser.new_user(), browser.new_user()
+    assert alice.viewport_size == {"width": 1280, "height": 800}
+
+    alice.goto(f"{base}/watch/{ROOM}")
+    expect(alice.get_by_label("Your name")).to_be_visible()
+    expect(alice.locator("#video")).to_be_hidden()
+    placeholder = alice.locator("#video-placeholder")
+    expect(placeholder).to_have_text("The room's video appears here once you join.")
+    alice.screenshot(path=str(out / "before-join.png"))
+    alice.get_by_label("Your name").fill("Alice")
+    alice.get_by_role("button", name="Join", exact=True).click()
+    wait_connected(alice)
+    join(bob, base, ROOM, "Bob")
+    expect(alice.locator("#video")).to_be_visible()
+    expect(placeholder).to_be_hidden()
+
+    # The host's Play button is on screen as the page opens: no scrolling.
+    play = alice.get_by_role("button", name="Play", exact=True)
+    expect(play).to_be_enabled()
+    expect(play).to_be_in_viewport(ratio=1.0)
+    box = play.bounding_box()
+    assert box is not None
+    assert 0 <= box["y"]
+    assert box["y"] + box["height"] <= 800
+    assert alice.evaluate("() => window.scrollY") == 0
+    play.click()
+    wait_playing_in_step(alice)
+    wait_playing_in_step(bob)
+
+    # Two round trips, each saying what it measures.
+    expect(alice.locator("#clock-info")).to_contain_text("fastest time-sync round trip")
+    bob_row = alice.locator("#participants li", has_text="Bob")
+    expect(bob_row.locator(".stats")).to_contain_text(re.compile(r"ping \d+ ms"))
+    assert "heartbeat" in (bob_row.locator(".stats").get_attribute("title") or "")
+
+    # Reactions: sent from the page, seen by everyone.
+    bob.get_by_role("button", name="React laughing").click()
+    expect(alice.locator("#reaction-feed")).to_contain_text("Bob 😂")
+    expect(bob.locator("#reaction-feed")).to_contain_text("Bob 😂")
+
+    # One's own message can be edited and deleted; another's cannot.
+    alice.get_by_label("Message").fill("Starting nwo")
+    alice.get_by_label("Message").press("Enter")
+    theirs = bob.locator("#chat-log li", has_text="Starting nwo")
+    expect(theirs).to_have_count(1)
+    expect(theirs.get_by_role("button", name="Edit", exact=True)).to_have_count(0)
+    mine = alice.locator("#chat-log li", has_text="Starting nwo")
+    mine.get_by_role("button", name="Edit", exact=True).click()
+    editor = alice.get_by_role("textbox", name="New text")
+    editor.fill("Starting now")
+    editor.press("Enter")
+    edited = bob.locator("#chat-log li", has_text="Starting now")
+    expect(edited).to_contain_text("(edited)")
+    expect(bob.locator("#chat-log li", has_text="Starting nwo")).to_have_count(0)
+    bob.get_by_label("Message").fill("Ready when you are!")
+    bob.get_by_label("Message").press("Enter")
+    expect(alice.locator("#chat-log li")).to_have_count(2)
+    alice.locator("#chat-log li", has_text="Starting now").get_by_role(
+        "button", name="Delete", exact=True
+    ).click()
+    expect(bob.locator("#chat-log li", has_text="Starting now")).to_have_count(0)
+    expect(bob.locator("#chat-log li")).to_have_count(1)
+    alice.get_by_label("Message").fill("Here we go")
+    alice.get_by_label("Message").press("Enter")
+    expect(bob.locator("#chat-log li")).to_have_count(2)
+    alice.get_by_role("button", name="React heart").click()
+    expect(alice.locator("#reaction-feed")).to_contain_text("❤️")
+    alice.screenshot(path=str(out / "watch-page.png"))
+
+    # A room with nothing chosen yet says so instead of showing an empty player.
+    carol = browser.new_user()
+    join(carol, base, "empty-room", "Carol")
+    expect(carol.locator("#video")).to_be_hidden()
+    expect(carol.locator("#video-placeholder")).to_contain_text("No video yet")

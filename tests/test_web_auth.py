@@ -1,4 +1,4 @@
-"""Accounts and tokens over REST (seeds/004): register, login, guest, refresh, logout,
+"""Accounts and tokens over REST (StreamIt-compatible): register, login, guest, refresh, logout,
 me; token expiry, forgery and revocation; rate limits; createsuperuser."""
 
 from __future__ import annotations

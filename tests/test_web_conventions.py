@@ -320,6 +320,7 @@ async def test_docs_page_works_offline(web: WebHandle) -> None:
     assert parser.inline_scripts == 0
     assert sorted(parser.refs) == [
         "/api/openapi.json",
+        "/favicon.ico",
         "/static/docs/swagger-init.js",
         "/static/swagger/swagger-ui-bundle.js",
         "/static/swagger/swagger-ui.css",
@@ -439,6 +440,22 @@ async def test_openapi_document(web: WebHandle) -> None:
         ("POST", "/api/interactive/parties/{party_id}/queue/skip/"),
         ("POST", "/api/interactive/parties/{party_id}/queue/vote-skip/"),
         ("GET", "/api/interactive/parties/{party_id}/audit/"),
+        # notifications (tests/test_notifications*.py)
+        ("GET", "/api/notifications/"),
+        ("GET", "/api/notifications/unread-count/"),
+        ("GET", "/api/notifications/{notification_id}/"),
+        ("DELETE", "/api/notifications/{notification_id}/"),
+        ("POST", "/api/notifications/{notification_id}/read/"),
+        ("POST", "/api/notifications/read-all/"),
+        ("GET", "/api/notifications/preferences/"),
+        ("PUT", "/api/notifications/preferences/"),
+        ("GET", "/api/notifications/push/vapid-public-key/"),
+        ("GET", "/api/notifications/push/subscriptions/"),
+        ("POST", "/api/notifications/push/subscriptions/"),
+        ("DELETE", "/api/notifications/push/subscriptions/{subscription_id}/"),
+        ("POST", "/api/notifications/push/unsubscribe/"),
+        ("POST", "/api/notifications/bulk/"),
+        ("GET", "/api/notifications/stats/"),
         # events (tests/test_web_events*.py)
         ("GET", "/api/events/"),
         ("POST", "/api/events/"),
@@ -572,3 +589,28 @@ def issue_token_for(clock: FakeClock) -> str:
 
     claims = {"sub": "u1", "name": "U", "role": "user", "guest": False}
     return issue_token(TEST_SECRET, claims, typ=TYP_ACCESS, now_s=clock(), ttl_s=600)
+
+
+async def test_docs_sections_come_in_a_newcomers_order(web: WebHandle) -> None:
+    document = (await web.client.get("/api/openapi.json")).json()
+    names = [t["name"] for t in document["tags"]]
+    assert names[:3] == ["auth", "rooms", "videos"]
+    used = {t for ops in document["paths"].values() for op in ops.values() for t in op["tags"]}
+    assert used <= set(names), used - set(names)  # Swagger UI shows sections in this order
+    premium = document["paths"]["/api/admin/users/{user_id}/premium/"]["put"]
+    assert premium["tags"] == ["admin"]
+
+
+async def test_docs_speak_of_the_product_only(web: WebHandle) -> None:
+    text = (await web.client.get("/api/openapi.json")).text
+    assert "seeds" not in text
+    assert not re.search(r"\btask \d|\bitems? \d", text)
+
+
+async def test_favicon(web: WebHandle) -> None:
+    icon = await web.client.get("/favicon.ico")
+    assert icon.status_code == 200
+    assert icon.headers["content-type"] in ("image/vnd.microsoft.icon", "image/x-icon")
+    assert icon.content[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    for page in ("/", "/watch/demo", "/api/docs/"):
+        assert '<link rel="icon" href="/favicon.ico">' in (await web.client.get(page)).text

@@ -1,4 +1,4 @@
-"""Rooms over REST (seeds/003 and seeds/004): create, join flows, approve and deny,
+"""Rooms over REST (SyncPlay Backend and StreamIt paths): create, join flows, approve and deny,
 list, detail, leave, playback control, media change, members and chat history."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Comments (both of the seeds' paths, replies, edits, permissions) and likes (the
-exact seeds/000 response, toggling, counts under concurrent requests)."""
+"""Comments (both of Watch Party's paths, replies, edits, permissions) and likes (the
+exact Watch Party response, toggling, counts under concurrent requests)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ async def test_comments_and_replies_on_both_paths(web: WebHandle) -> None:
     assert (first["parent_id"], first["is_edited"], first["likes_count"]) == (None, False, 0)
     assert first["replies"] == []
     web.clock.advance(1)
-    # The seeds' other path: video_id in the body.
+    # Watch Party's other path: video_id in the body.
     second = await web.client.post(
         "/api/videos/comments/", json={"video_id": vid, "content": "Second"}, headers=auth(bob)
     )

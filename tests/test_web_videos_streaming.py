@@ -199,7 +199,7 @@ VIEWERS = ("anonymous", "other", "premium", "owner", "staff", "admin")
 
 
 def expected_download(visibility: str, allow: bool, premium: bool, viewer: str) -> Any:
-    """The rule of seeds/000 task 3, written out independently of the code."""
+    """The Watch Party download rule, written out independently of the code."""
     if viewer in ("owner", "staff", "admin"):
         return 200
     if visibility == "private" and viewer == "anonymous":

@@ -27,7 +27,7 @@ from protocol.tokens import (
 
 
 def user_json(user: user_store.User) -> dict[str, Any]:
-    """An account as the API shows it (seeds/004)."""
+    """An account as the API shows it (the StreamIt shape)."""
     return {
         "id": user["id"],
         "email": user["email"],

@@ -29,7 +29,7 @@ import trio
 from data import Database
 from data import events as store
 
-from .service import display_time, event_path, notifier, room_link
+from .service import display_time, event_path, notifier, room_path
 
 logger = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ class ReminderScheduler:
                     user_ids=ids,
                     kind="event_starting",
                     context=context,
-                    url=room_link(event["room_code"]) or event_path(event["id"]),
+                    url=room_path(str(event["room_code"])),
                     channels=["in_app"],
                 )
             )

@@ -193,6 +193,12 @@ def event_path(event_id: str) -> str:
     return f"/events/{event_id}"
 
 
+def room_path(code: str) -> str:
+    """The watch page of room *code*, as a path (notices made outside a request; the
+    notification service makes it absolute with ``public_web_url``)."""
+    return f"/watch/{code}"
+
+
 def room_link(code: str | None) -> str | None:
     return rooms.join_url(code) if code else None
 

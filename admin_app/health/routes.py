@@ -1,4 +1,4 @@
-"""Health check: ``GET /api/health/``.
+"""Health check (as in SyncPlay Backend): ``GET /api/health/``.
 
 200 ``{"status": "ok", "database": "ok", "sync": {...}, "version"}`` when the
 database answers and the live rooms can be listed; otherwise 503 ``unhealthy`` with

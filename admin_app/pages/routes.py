@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 
-from quart import Response, abort, render_template
+from quart import Response, abort, current_app, render_template
 
 from admin_app.core.state import state
 from admin_app.rooms import service as rooms
@@ -73,6 +73,12 @@ async def _security_headers(response: Response) -> Response:
 async def landing() -> str:
     """Create a room, or join one by its code, as a guest or signed in."""
     return await render_template("pages/landing.html")
+
+
+@bp.get("/favicon.ico")
+async def favicon() -> Response:
+    """The site icon, which browsers ask for at this path on every page."""
+    return await current_app.send_static_file("favicon.ico")
 
 
 @bp.get("/watch/<code>")

@@ -2,8 +2,8 @@
 requests against them and documents both in ``/api/openapi.json``).
 
 Request bodies are strict (a string is no number, a number no boolean) and ignore
-unknown fields. Where compatible APIs name a field differently both names are accepted
-(``name``/``room_name``, ``room_code``/``room_id``/``code``,
+unknown fields. Where SyncPlay Backend and StreamIt name a field differently both names
+are accepted (``name``/``room_name``, ``room_code``/``room_id``/``code``,
 ``position_s``/``position``/``time``, ``url``/``video_url``).
 """
 

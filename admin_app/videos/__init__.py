@@ -13,7 +13,7 @@ from quart_schema import tag_blueprint
 bp = Blueprint("videos", __name__, url_prefix="/api/videos")
 tag_blueprint(bp, ["videos"])
 premium_bp = Blueprint("premium", __name__, url_prefix="/api/admin/users")
-tag_blueprint(premium_bp, ["videos"])
+tag_blueprint(premium_bp, ["admin"])
 # Rules with a typed converter after an untyped one are written ``<string:video_id>``:
 # quart-schema 0.25 turns ``<video_id>/comments/<int:comment_id>`` into a single
 # ``{comment_id}`` in the OpenAPI paths otherwise.

@@ -364,7 +364,7 @@ async def stream(video_id: str) -> Response:
 @documents_file(attachment=True)
 @documents_errors(401, 403, 404, 412, 416)
 async def download(video_id: str) -> Response:
-    """The video file as an attachment (seeds/000 task 3).
+    """The video file as an attachment.
 
     Owner and staff always; others who may see the video when `allow_download` is on,
     and for premium videos with a premium account. Each download is recorded.
@@ -496,8 +496,8 @@ async def downloads(video_id: str, query_args: PageQuery) -> dict[str, Any]:
 async def like(video_id: str, data: LikeIn) -> dict[str, Any]:
     """Like (`is_like` true) or dislike (false) a video; the same again takes it back.
 
-    Answers `{"success": true, "is_liked": ..., "like_count": ...}` (seeds/000 task
-    2): `is_liked` is whether the caller likes the video now.
+    Answers `{"success": true, "is_liked": ..., "like_count": ...}` (the Watch
+    Party shape): `is_liked` is whether the caller likes the video now.
     """
     st = state()
     caller = await require_caller(st)

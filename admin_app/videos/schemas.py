@@ -142,7 +142,7 @@ class LikeIn(Body):
 
 
 class LikeOut(BaseModel):
-    """The caller's reaction after the toggle and the like count (seeds/000 task 2)."""
+    """The caller's reaction after the toggle and the like count (the Watch Party shape)."""
 
     success: bool
     is_liked: bool

@@ -46,7 +46,7 @@ from .media import SNIFF_BYTES, VideoType, sniff_video
 
 logger = logging.getLogger(__name__)
 
-#: Paths whose POST bodies are uploads (the list endpoint and its seeds alias).
+#: Paths whose POST bodies are uploads (the list endpoint and its Watch Party alias).
 UPLOAD_PATHS = frozenset({"/api/videos/", "/api/videos/upload/"})
 #: Room for the form's other fields and the multipart framing beyond the file, bytes.
 FORM_OVERHEAD_BYTES = 256 * 1024

@@ -27,7 +27,9 @@ from . import (
     m0003_videos,
     m0004_groups,
     m0005_interactive,
-    m0006_events,
+    m0006_running_servers,
+    m0007_notifications,
+    m0008_events,
 )
 
 logger = logging.getLogger(__name__)
@@ -41,7 +43,9 @@ RELEASED: tuple[ModuleType, ...] = (
     m0003_videos,
     m0004_groups,
     m0005_interactive,
-    m0006_events,
+    m0006_running_servers,
+    m0007_notifications,
+    m0008_events,
 )
 
 migrations = Migrations(MIGRATION_SET)

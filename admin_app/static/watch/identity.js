@@ -57,13 +57,21 @@ export function storeSession(answer) {
   if (typeof access !== "string") throw new ApiError(500, "the sign-in answer carries no token");
   set(localStorage, TOKEN_KEY, access);
   set(localStorage, REFRESH_KEY, typeof answer.refresh === "string" ? answer.refresh : null);
+  sessionChanged();
   return access;
+}
+
+/** Tell other parts of the page (the notification bell) that the sign-in changed. */
+export const SESSION_EVENT = "watchparty:session";
+function sessionChanged() {
+  if (typeof window !== "undefined") window.dispatchEvent(new Event(SESSION_EVENT));
 }
 
 /** Forget the sign-in on this browser: both tokens. */
 export function forgetSession() {
   set(localStorage, TOKEN_KEY, null);
   set(localStorage, REFRESH_KEY, null);
+  sessionChanged();
 }
 
 /**
@@ -75,6 +83,16 @@ export function forgetSession() {
 export async function freshToken() {
   const token = storedToken();
   if (token) return token;
+  // One refresh at a time in this page: two parts of a page (the start page and the
+  // notification bell) renewing at once would present the same refresh token twice,
+  // which the server takes for a stolen token and revokes the whole session.
+  if (!refreshing) refreshing = refreshSession().finally(() => { refreshing = null; });
+  return refreshing;
+}
+
+let refreshing = null;
+
+async function refreshSession() {
   const refresh = get(localStorage, REFRESH_KEY);
   if (!refresh) return null;
   try {

@@ -21,6 +21,7 @@
 //   settings    the room settings or host changed
 //   correction  a drift_correction message
 //   typing      {participantId, typing}
+//   reaction    the reaction message {participant_id, emoji, position_s}
 //   clock       the clock estimate changed
 //   servererror an error message that answered no pending request
 
@@ -319,6 +320,10 @@ export class SyncClient extends EventTarget {
   react(emoji) { return this.request({ type: "reaction", emoji }); }
   /** Counts per second of the current media: {media_key, bucket_s, counts}. */
   reactionTimeline() { return this.request({ type: "get_reaction_timeline" }); }
+  /** Edit one's own message *messageId* (integer); the others get chat_edited. */
+  chatEdit(messageId, text) { return this.request({ type: "chat_edit", message_id: messageId, text }); }
+  /** Delete one's own message (the host and co-hosts may delete anyone's). */
+  chatDelete(messageId) { return this.request({ type: "chat_delete", message_id: messageId }); }
   typing(typing) { return this.send({ type: "typing", typing }); }
   bufferState(buffering) { return this.send({ type: "buffer_state", buffering }); }
 

@@ -143,7 +143,11 @@ function renderParticipants() {
     if (client.muted.has(p.id)) badges.push(el("span", { text: "muted", cls: "badge warn" }));
     const stats = el("span", {
       cls: "stats muted",
-      text: `drift ${formatMs(p.drift_ms)} · rtt ${p.rtt_ms == null ? "–" : `${Math.round(p.rtt_ms)} ms`}`,
+      text: `drift ${formatMs(p.drift_ms)} · ping ${p.rtt_ms == null ? "–" : `${Math.round(p.rtt_ms)} ms`}`,
+      attrs: {
+        title: "Drift: how far this person's video is from the room's position. Ping: the round trip " +
+          "of the server's latest heartbeat to this page and back, including the page's own delay in answering.",
+      },
     });
     return el(
       "li",
@@ -267,12 +271,68 @@ function onParticipantsForRequests() {
 function chatItem(m) {
   const time = new Date(m.sent_at_ms);
   const stamp = Number.isNaN(time.getTime()) ? "" : time.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  return el("li", { attrs: { "data-id": String(m.id) } }, [
+  const own = m.participant_id === client.participantId;
+  let actions = null;
+  if (own) {
+    const edit = el("button", { text: "Edit", cls: "link-button", attrs: { type: "button", title: "Edit what you wrote" } });
+    const remove = el("button", { text: "Delete", cls: "link-button", attrs: { type: "button", title: "Delete what you wrote" } });
+    edit.addEventListener("click", () => startEdit(m));
+    remove.addEventListener("click", () => deleteMessage(m, remove));
+    actions = el("span", { cls: "chat-actions" }, [edit, remove]);
+  }
+  return el("li", { attrs: { "data-id": String(m.id), "data-own": String(own) } }, [
     el("span", { text: m.name, cls: "name" }),
     el("time", { text: stamp, cls: "muted", attrs: { datetime: Number.isNaN(time.getTime()) ? "" : time.toISOString() } }),
+    actions,
     el("p", { text: m.text, cls: "text" }),
     m.edited_at_ms ? el("span", { text: "(edited)", cls: "muted" }) : null,
   ]);
+}
+
+function chatRow(id) {
+  return $("chat-log").querySelector(`li[data-id="${CSS.escape(String(id))}"]`);
+}
+
+/** Replace the text of one's own message *m* by a small form; Enter saves, Escape cancels. */
+function startEdit(m) {
+  const row = chatRow(m.id);
+  if (!row || row.querySelector("form")) return;
+  const input = el("input", { attrs: { "aria-label": "New text", maxlength: String($("chat-input").maxLength), autocomplete: "off" } });
+  input.value = m.text;
+  const save = el("button", { text: "Save", cls: "primary", attrs: { type: "submit" } });
+  const cancel = el("button", { text: "Cancel", attrs: { type: "button" } });
+  const form = el("form", { cls: "chat-edit", attrs: { novalidate: "" } }, [input, save, cancel]);
+  const text = row.querySelector(".text");
+  text.hidden = true;
+  row.append(form);
+  const close = () => { form.remove(); text.hidden = false; };
+  cancel.addEventListener("click", close);
+  input.addEventListener("keydown", (event) => { if (event.key === "Escape") close(); });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const value = input.value;
+    if (!value.trim() || value === m.text) { close(); return; }
+    save.disabled = true;
+    try {
+      await client.chatEdit(m.id, value);  // the chat_edited event redraws the row
+      showError($("chat-error"), "");
+    } catch (err) {
+      save.disabled = false;
+      showError($("chat-error"), `Not edited: ${err.message}`);
+    }
+  });
+  input.focus();
+}
+
+async function deleteMessage(m, button) {
+  button.disabled = true;
+  try {
+    await client.chatDelete(m.id);  // the chat_deleted event removes the row
+    showError($("chat-error"), "");
+  } catch (err) {
+    button.disabled = false;
+    showError($("chat-error"), `Not deleted: ${err.message}`);
+  }
 }
 
 function renderChat(detail) {
@@ -353,7 +413,7 @@ function renderTimes() {
   if (s) rate.textContent = `${s.rate}×`;
   const est = client.clockEstimate;
   $("clock-info").textContent = est
-    ? `Clock offset ${formatMs(est.offsetMs)}, round trip ${est.rttMs.toFixed(1)} ms · drift ${formatMs(player.driftMs)}`
+    ? `Your clock vs the server: ${formatMs(est.offsetMs)} (fastest time-sync round trip ${est.rttMs.toFixed(1)} ms) · your drift ${formatMs(player.driftMs)}`
     : "";
 }
 
@@ -362,6 +422,8 @@ function renderPlayback() {
   const media = s && s.media;
   $("media-title").textContent = media ? (media.title || media.url) : "No video loaded";
   $("media-title").classList.toggle("muted", !media);
+  $("video-wrap").dataset.empty = String(!media);
+  $("video-placeholder").textContent = "No video yet: whoever controls playback picks one under Playback controls.";
   if (s && document.activeElement !== $("rate")) $("rate").value = String(s.rate);
   renderTimes();
 }

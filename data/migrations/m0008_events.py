@@ -1,4 +1,4 @@
-"""Migration 0006 (released: never edit this file; change the schema in a new one)."""
+"""Migration 0008 (released: never edit this file; change the schema in a new one)."""
 
 from __future__ import annotations
 
