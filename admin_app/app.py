@@ -6,9 +6,9 @@ OpenAPI); then every domain of :data:`DOMAINS` registers its blueprints: ``auth`
 ``videos`` (the video library, its comments, and accounts' premium flag), ``groups``
 (social groups, ``/api/social/``), ``interactive`` (polls, reactions, queue and
 moderation in a room), ``notifications`` (in-app, email and Web Push, with
-its delivery worker), ``support`` (tickets, FAQ and feedback) and ``pages`` (the
-browser pages). The OpenAPI document of every ``/api/`` route is at
-``/api/openapi.json`` (quart-schema).
+its delivery worker), ``support`` (tickets, FAQ and feedback), ``events`` (scheduled
+watch parties, their reminders and calendars) and ``pages`` (the browser pages). The
+OpenAPI document of every ``/api/`` route is at ``/api/openapi.json`` (quart-schema).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from protocol.control import RoomControl
 from . import (
     auth,
     docs,
+    events,
     groups,
     health,
     interactive,
@@ -59,6 +60,7 @@ DOMAINS: tuple[ModuleType, ...] = (
     interactive,
     notifications,
     support,
+    events,
     pages,
 )
 
@@ -71,6 +73,7 @@ TAG_ORDER: tuple[tuple[str, str], ...] = (
     ("comments", "Comments on videos, with replies and likes."),
     ("interactive", "In a room: polls, reactions on the timeline, the shared queue, moderation."),
     ("groups", "Social groups: members and roles, invitations, join requests, posts."),
+    ("events", "Watch parties planned ahead: answers, invitations, reminders, calendars."),
     ("notifications", "In-app notifications, preferences, Web Push subscriptions."),
     ("support", "Help: support tickets with their threads, the FAQ, feedback with votes."),
     ("health", "Whether the server and its sync server answer."),

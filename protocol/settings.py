@@ -74,6 +74,7 @@ WEB_ONLY = frozenset(
         "push_allow_loopback",
         "support_max_attachment_bytes",
         "support_max_attachments",
+        "event_banner_max_bytes",
     }
 )
 #: Settings both servers read; every other one is the sync server's alone.
@@ -148,6 +149,13 @@ SETTINGS: tuple[Setting, ...] = (
         1,
     ),
     Setting("ffprobe_path", "ffprobe", "", "ffprobe program for video durations; empty: none."),
+    Setting(
+        "event_banner_max_bytes",
+        1_048_576,
+        "bytes",
+        "Largest event banner image (PNG, JPEG, GIF or WebP; over it: 413).",
+        1024,
+    ),
     Setting(
         "media_token_ttl_s",
         21_600.0,

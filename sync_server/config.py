@@ -66,6 +66,7 @@ class Config:
     media_dir: str = "media"
     max_upload_bytes: int = 2_147_483_648
     ffprobe_path: str = "ffprobe"
+    event_banner_max_bytes: int = 1_048_576
     media_token_ttl_s: float = 21_600.0
     smtp_host: str = ""
     smtp_port: int = 587

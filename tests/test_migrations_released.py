@@ -28,6 +28,7 @@ RELEASED_SHA256 = {
     ),
     "m0007_notifications.py": "723097821efa44ff1b7fb3c587b923756a720b293cca47c8bff7c7ab070d8568",
     "m0008_support.py": "c243a973c76558051270fc39304a4bcc1481a634cc79dced8b9a6789d5869546",
+    "m0009_events.py": "6f74954ef007f96f72154e29c6994d1f191cc3c7ce8b083b40c55a3ed4786888",
 }
 
 

@@ -72,10 +72,27 @@ def documents_file(media_type: str = "video/*", *, attachment: bool = False) -> 
     return decorator
 
 
+#: Attribute of a view holding the OpenAPI ``requestBody`` that
+#: :func:`documents_request_body` sets (a body that is not JSON or a form).
+REQUEST_BODY_ATTRIBUTE = "_watchparty_request_body"
+
+
+def documents_request_body(content: dict[str, Any], *, required: bool = True) -> Callable[[T], T]:
+    """Document a view's request body by media type (``{"image/png": {"schema": ...}}``),
+    for bodies quart-schema does not model (raw files)."""
+
+    def decorator(func: T) -> T:
+        setattr(func, REQUEST_BODY_ATTRIBUTE, {"required": required, "content": content})
+        return func
+
+    return decorator
+
+
 class ApiOnlyProvider(OpenAPIProvider):
     """Documents the ``/api/`` routes only (not the browser pages or static files), the
-    bodiless responses of :func:`~admin_app.core.errors.documents_no_content` views, and the
-    file responses of :func:`documents_file` views."""
+    bodiless responses of :func:`~admin_app.core.errors.documents_no_content` views, the
+    file responses of :func:`documents_file` views and the request bodies of
+    :func:`documents_request_body` views."""
 
     def generate_rules(self) -> Iterable[Rule]:
         return (rule for rule in super().generate_rules() if rule.rule.startswith("/api/"))
@@ -90,6 +107,11 @@ class ApiOnlyProvider(OpenAPIProvider):
                         status: {"description": "Done; no body."},
                         **operation["responses"],
                     }
+        body = getattr(self._app.view_functions[rule.endpoint], REQUEST_BODY_ATTRIBUTE, None)
+        if body is not None:
+            for operations in paths.values():
+                for operation in operations.values():
+                    operation["requestBody"] = body
         files = getattr(self._app.view_functions[rule.endpoint], FILE_RESPONSES_ATTRIBUTE, None)
         if files is not None:
             for operations in paths.values():

@@ -30,6 +30,7 @@ from . import (
     m0006_running_servers,
     m0007_notifications,
     m0008_support,
+    m0009_events,
 )
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ RELEASED: tuple[ModuleType, ...] = (
     m0006_running_servers,
     m0007_notifications,
     m0008_support,
+    m0009_events,
 )
 
 migrations = Migrations(MIGRATION_SET)
