@@ -301,10 +301,10 @@ async def observe_live_messages(tmp_path: Path) -> list[dict[str, Any]]:
                 )
                 # The edit is applied before the delete (two connections: no order).
                 await b.wait_for("ack", request_id="c2")
-                await a.wait_for("chat_edited", since=0)
+                await a.wait_for("chat_edited")
                 await a.send({"type": "chat_delete", "id": "c3", "message_id": message_id})
                 await b.send({"type": "typing", "id": "ty", "typing": True})
-                await a.wait_for("typing", since=0)
+                await a.wait_for("typing")
                 await b.send({"type": "reaction", "id": "re", "emoji": "🎉"})
                 await a.send(
                     {"type": "poll_create", "id": "pc", "question": "Go?", "options": ["y", "n"]}
