@@ -16,15 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from .event_helpers import at, create_event
-from .web_helpers import FakeClock, WebHandle, auth, run_web
-
-# Reminders are delivered by the notification service (admin_app/notifications); until
-# it is part of this code base these tests cannot run, and they start running with it.
-pytest.importorskip("admin_app.notifications", reason="the notification service is not installed")
 from .notification_helpers import open_smtp_server
+from .web_helpers import FakeClock, WebHandle, auth, run_web
 
 
 def smtp(port: int) -> dict[str, Any]:
